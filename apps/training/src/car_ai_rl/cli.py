@@ -1,0 +1,63 @@
+"""The one ``car-ai-rl`` command. Each feature module registers its own subcommand."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+
+from car_ai_rl import __version__
+from car_ai_rl.errors import UserError
+
+# Modules that expose ``register(subparsers)``; each adds one or more subcommands whose
+# parsers set ``func`` to a callable taking the parsed namespace and returning an exit code.
+SUBCOMMAND_MODULES: tuple[str, ...] = (
+    "car_ai_rl.sim.cli",
+    "car_ai_rl.train.cli",
+    "car_ai_rl.export.cli",
+    "car_ai_rl.episodes.cli",
+    "car_ai_rl.evals.cli",
+    "car_ai_rl.jobs.cli",
+    "car_ai_rl.app_cli",
+)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="car-ai-rl", description=__doc__)
+    parser.add_argument("--version", action="version", version=f"car-ai-rl {__version__}")
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for module_name in SUBCOMMAND_MODULES:
+        try:
+            module = importlib.import_module(module_name)
+        except ModuleNotFoundError as exc:
+            if exc.name == module_name:
+                continue  # feature not present in this build
+            raise
+        module.register(subparsers)
+    return parser
+
+
+def run(argv: Sequence[str] | None = None, parser: argparse.ArgumentParser | None = None) -> int:
+    """Parse ``argv`` and run the chosen subcommand; user mistakes become messages."""
+    parser = parser or build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 2
+    try:
+        return int(args.func(args) or 0)
+    except UserError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    sys.exit(run(argv))
+
+
+if __name__ == "__main__":
+    main()
