@@ -1,0 +1,18 @@
+"""Named random streams: the last counter of ``rng.uniform`` so that draws never collide."""
+
+EXIT_POSITION = 0
+EGO_LANE = 1
+EGO_SPEED = 2
+TARGET_SPEED = 3
+MISSION_KIND = 4
+MISSION_LANE = 5
+NEXT_CHANGE = 6
+TRAFFIC_LANE = 7
+TRAFFIC_POSITION = 8
+DESIRED_SPEED = 9
+HEADWAY = 10
+POLITENESS = 11
+SPAWN_SPEED = 12
+SPAWN_OFFSET = 13
+EXIT_SPACING = 14
+LANE_ROTATION = 15
