@@ -79,11 +79,15 @@ def reset(params: SimParams, seeds: np.ndarray) -> tuple[SimState, np.ndarray]:
     state = SimState.allocate(len(seeds), params.n_vehicles)
     state.seeds[:] = seeds
     obs = np.zeros((len(seeds), OBS_DIM))
-    reset_batch(state.veh, state.env, state.seeds, np.ones(len(seeds), bool), params.kernel_params, obs)
+    reset_batch(
+        state.veh, state.env, state.seeds, np.ones(len(seeds), bool), params.kernel_params, obs
+    )
     return state, obs.astype(np.float32)
 
 
-def reset_envs(state: SimState, mask: np.ndarray, seeds: np.ndarray, params: SimParams) -> np.ndarray:
+def reset_envs(
+    state: SimState, mask: np.ndarray, seeds: np.ndarray, params: SimParams
+) -> np.ndarray:
     """Restart the envs selected by ``mask`` with new episode seeds; returns all observations."""
     mask = np.asarray(mask, dtype=bool)
     state.seeds[mask] = np.asarray(seeds, dtype=np.uint64)
@@ -140,7 +144,9 @@ def set_mission(
     exit mission uses the next exit ahead, or one ``exit_distance_m`` ahead when given.
     """
     if kind not in layout.MISSION_KIND_NAMES:
-        raise UserError(f"kind: must be one of {', '.join(layout.MISSION_KIND_NAMES)}, got {kind!r}")
+        raise UserError(
+            f"kind: must be one of {', '.join(layout.MISSION_KIND_NAMES)}, got {kind!r}"
+        )
     b = int(env_index)
     speed = state.target_speed_mps[b] if target_speed_mps is None else float(target_speed_mps)
     if not (np.isfinite(speed) and 0.0 < speed <= params.speed_max_mps):

@@ -74,9 +74,10 @@ def ego_collision(veh, b):
     for j in range(1, n):
         if veh[ACTIVE, b, j] < 0.5:
             continue
-        if abs(veh[X_M, b, j] - x) < half_len + 0.5 * veh[LENGTH_M, b, j] and abs(
-            veh[Y_M, b, j] - y
-        ) < half_wid + 0.5 * veh[WIDTH_M, b, j]:
+        if (
+            abs(veh[X_M, b, j] - x) < half_len + 0.5 * veh[LENGTH_M, b, j]
+            and abs(veh[Y_M, b, j] - y) < half_wid + 0.5 * veh[WIDTH_M, b, j]
+        ):
             return j
     return NO_VEHICLE
 
@@ -90,4 +91,3 @@ def ego_at_fault(veh, b, other):
     other_behind = veh[X_M, b, other] < veh[X_M, b, 0]
     other_changing = veh[TARGET_LANE, b, other] != veh[LANE, b, other]
     return not (other_behind or other_changing)
-

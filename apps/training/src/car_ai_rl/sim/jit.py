@@ -6,8 +6,10 @@ Set ``CAR_AI_RL_NO_NUMBA=1`` to run the very same kernels as plain Python on Num
 
 from __future__ import annotations
 
+import hashlib
 import os
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any, TypeVar
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -22,6 +24,31 @@ except ImportError:  # pragma: no cover - exercised through the fallback test in
     _numba = None
 
 USING_NUMBA = _numba is not None
+
+_PACKAGE_DIR = Path(__file__).resolve().parent.parent
+_KERNEL_PACKAGES = ("sim", "safety", "policies")
+
+
+def kernel_source_digest() -> str:
+    """Hash of every module that may hold kernels: a compiled kernel inlines its callees, so
+    the on-disk cache must be invalidated when any of them changes, not only its own file."""
+    digest = hashlib.sha256()
+    for package in _KERNEL_PACKAGES:
+        for path in sorted((_PACKAGE_DIR / package).glob("*.py")):
+            digest.update(path.name.encode())
+            digest.update(path.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+def _cache_dir() -> Path:
+    base = os.environ.get("CAR_AI_RL_CACHE_DIR") or os.path.join(
+        os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "car-ai-rl"
+    )
+    return Path(base) / f"numba-{kernel_source_digest()}"
+
+
+if _numba is not None and not os.environ.get("NUMBA_CACHE_DIR"):
+    _numba.config.CACHE_DIR = str(_cache_dir())
 
 
 def kernel(fn: F) -> F:

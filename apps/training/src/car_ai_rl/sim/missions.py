@@ -1,8 +1,10 @@
 """Missions: cruise at a target speed, move to a target lane, take the exit.
 
 Success and failure rules (each mission resolves once):
-- cruise: success when |speed - target| <= cruise_tolerance_mps for cruise_hold_s in a row;
-  failure when the deadline (mission_deadline_s after it started) passes first.
+- cruise: success when the ego holds its speed for cruise_hold_s in a row, either within
+  cruise_tolerance_mps of the target or, when a slower vehicle close ahead (time headway up to
+  CRUISE_BLOCKED_HEADWAY_S) blocks the lane, matched to that vehicle's speed (adaptive-cruise
+  semantics); failure when the deadline (mission_deadline_s after it started) passes first.
 - lane: success when the ego has finished its lane change into the target lane and held it
   for lane_hold_s; failure at the deadline.
 - exit: success when the ego leaves on the ramp; failure when it passes the end of the ramp's
@@ -39,8 +41,28 @@ from car_ai_rl.sim.layout import (
     X_M,
 )
 from car_ai_rl.sim.rng import uniform
+from car_ai_rl.sim.traffic import NO_VEHICLE, bumper_gap_m, leader_in_lane
 
 NEVER = 1 << 40
+CRUISE_BLOCKED_HEADWAY_S = 2.5
+
+
+@kernel
+def cruise_holding(veh, env, b, p):
+    """At the target speed, or matched to a slower leader that blocks the lane."""
+    v = veh[SPEED_MPS, b, 0]
+    target = env[TARGET_SPEED_MPS, b]
+    tol = p.cruise_tolerance_mps
+    if abs(v - target) <= tol:
+        return True
+    if v > target or veh[TARGET_LANE, b, 0] != veh[LANE, b, 0]:
+        return False
+    lead = leader_in_lane(veh, b, veh[LANE, b, 0], veh[X_M, b, 0], 0)
+    if lead == NO_VEHICLE:
+        return False
+    v_lead = veh[SPEED_MPS, b, lead]
+    close = bumper_gap_m(veh, b, 0, lead) <= max(CRUISE_BLOCKED_HEADWAY_S * v, 10.0)
+    return close and v_lead < target - tol and abs(v - v_lead) <= tol
 
 
 @kernel
@@ -153,7 +175,7 @@ def update_mission(veh, env, b, ego_exited, p):
             failure = True
     else:
         if kind == CRUISE:
-            holding = abs(veh[SPEED_MPS, b, 0] - env[TARGET_SPEED_MPS, b]) <= p.cruise_tolerance_mps
+            holding = cruise_holding(veh, env, b, p)
             needed_s = p.cruise_hold_s
         else:
             lane = env[MISSION_TARGET_LANE, b]
@@ -201,4 +223,3 @@ def exit_zone_contains(env, b, x_m, p):
 @kernel
 def exited_flag(env, b):
     return env[EXITED, b] > 0.5
-

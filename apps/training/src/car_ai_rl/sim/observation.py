@@ -165,12 +165,12 @@ def observe(veh, env, b, p, out):
     changing = veh[TARGET_LANE, b, 0] != veh[LANE, b, 0]
     out[3] = veh[LC_PROGRESS, b, 0] if changing else 0.0
     out[4] = (veh[TARGET_LANE, b, 0] - veh[LANE, b, 0]) if changing else 0.0
-    out[5] = v / SPEED_SCALE_MPS
+    out[5] = clip1(v / SPEED_SCALE_MPS)
     out[6] = clip1((env[TARGET_SPEED_MPS, b] - v) / SPEED_ERROR_SCALE_MPS)
     out[7] = 1.0 if kind == CRUISE else 0.0
     out[8] = 1.0 if kind == LANE_MISSION else 0.0
     out[9] = 1.0 if kind == EXIT else 0.0
-    out[10] = env[TARGET_SPEED_MPS, b] / SPEED_SCALE_MPS
+    out[10] = clip1(env[TARGET_SPEED_MPS, b] / SPEED_SCALE_MPS)
     if kind == CRUISE:
         out[11] = 0.0
     else:

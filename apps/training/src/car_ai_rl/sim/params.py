@@ -130,7 +130,9 @@ class SimParams:
         for f in dataclasses.fields(self):
             value = getattr(self, f.name)
             if isinstance(value, float) and f.name != "traffic_density":
-                positive_ok_zero = f.name.startswith(("traffic_politeness", "mobil_", "exit_spacing"))
+                positive_ok_zero = f.name.startswith(
+                    ("traffic_politeness", "mobil_", "exit_spacing")
+                )
                 _check_range(f.name, value, lo=0.0, strict=not positive_ok_zero)
         _check_order("traffic_speed_min_mps", "traffic_speed_max_mps", self)
         _check_order("traffic_headway_min_s", "traffic_headway_max_s", self)

@@ -217,5 +217,7 @@ def recycle_traffic(veh, env, seeds, b, p):
     # once the ego is well past the exit, the next exit appears further down the road
     if x_ego > env[EXIT_X_M, b] + p.exit_ramp_length_m + 100.0:
         env[EXIT_X_M, b] += lerp(
-            p.exit_spacing_min_m, p.exit_spacing_max_m, uniform(seed, counter, 0, streams.EXIT_SPACING)
+            p.exit_spacing_min_m,
+            p.exit_spacing_max_m,
+            uniform(seed, counter, 0, streams.EXIT_SPACING),
         )

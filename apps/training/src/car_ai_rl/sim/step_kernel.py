@@ -83,9 +83,7 @@ def start_ego_lane_change(veh, env, b, request, p):
     if veh[TARGET_LANE, b, 0] != lane:
         return False
     new_lane = lane + request
-    if 0 <= new_lane <= p.n_lanes - 1 or (
-        new_lane == p.n_lanes and ramp_available(veh, env, b, p)
-    ):
+    if 0 <= new_lane <= p.n_lanes - 1 or (new_lane == p.n_lanes and ramp_available(veh, env, b, p)):
         veh[TARGET_LANE, b, 0] = new_lane
         veh[LC_PROGRESS, b, 0] = 0.0
         env[EPISODE_LANE_CHANGES, b] += 1.0
@@ -100,11 +98,7 @@ def ego_headway_s(veh, b, p):
     lead = leader_in_lane(veh, b, lane, veh[X_M, b, 0], 0)
     if lead == NO_VEHICLE:
         return math.inf
-    gap = (
-        veh[X_M, b, lead]
-        - veh[X_M, b, 0]
-        - 0.5 * (veh[LENGTH_M, b, lead] + veh[LENGTH_M, b, 0])
-    )
+    gap = veh[X_M, b, lead] - veh[X_M, b, 0] - 0.5 * (veh[LENGTH_M, b, lead] + veh[LENGTH_M, b, 0])
     return max(gap, 0.0) / max(veh[SPEED_MPS, b, 0], 1.0)
 
 
@@ -228,4 +222,3 @@ def reset_batch(veh, env, seeds, mask, p, obs):
         if mask[b]:
             reset_env(veh, env, seeds, b, p)
             observe(veh, env, b, p, obs[b])
-

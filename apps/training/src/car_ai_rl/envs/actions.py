@@ -1,0 +1,87 @@
+"""Action modes and the one function that decodes actions to controls.
+
+- ``discrete``: 15 actions = 5 longitudinal levels x 3 lane requests (works with DQN).
+- ``continuous``: a Box [-1, 1]^3 for throttle, brake and lane (works with PPO).
+
+Controls are (throttle in [0, 1], brake in [0, 1], lane request in {-1, 0, +1}); the
+supervisor, the app and the exported ONNX graph all speak controls.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from gymnasium import spaces
+
+from car_ai_rl.errors import UserError
+
+ACTION_MODES = ("discrete", "continuous")
+
+# longitudinal levels of the discrete mode: (throttle, brake)
+LONGITUDINAL_LEVELS = np.array(
+    [[0.0, 1.0], [0.0, 0.4], [0.0, 0.0], [0.4, 0.0], [1.0, 0.0]], dtype=np.float64
+)
+LANE_REQUESTS = np.array([-1.0, 0.0, 1.0])
+N_DISCRETE_ACTIONS = len(LONGITUDINAL_LEVELS) * len(LANE_REQUESTS)
+# discrete action a -> controls row; a = level * 3 + (lane_request + 1)
+DISCRETE_CONTROLS = np.array(
+    [[*LONGITUDINAL_LEVELS[a // 3], LANE_REQUESTS[a % 3]] for a in range(N_DISCRETE_ACTIONS)]
+)
+LANE_THRESHOLD = 0.5
+
+
+def action_space(mode: str) -> spaces.Space:
+    check_mode(mode)
+    if mode == "discrete":
+        return spaces.Discrete(N_DISCRETE_ACTIONS)
+    return spaces.Box(low=-1.0, high=1.0, shape=(3,), dtype=np.float32)
+
+
+def check_mode(mode: str) -> None:
+    if mode not in ACTION_MODES:
+        raise UserError(f"action_mode: must be one of {', '.join(ACTION_MODES)}, got {mode!r}")
+
+
+def decode_actions(actions: np.ndarray, mode: str, n_envs: int) -> np.ndarray:
+    """Controls (B, 3) from a batch of actions; bad actions raise ValueError naming 'action'."""
+    if mode == "discrete":
+        a = np.asarray(actions)
+        if a.shape not in ((n_envs,), (n_envs, 1)):
+            raise ValueError(f"action: expected {n_envs} discrete actions, got shape {a.shape}")
+        a = a.reshape(n_envs)
+        if not np.issubdtype(a.dtype, np.integer):
+            if not np.all(np.isfinite(a)) or np.any(a != np.round(a)):
+                raise ValueError(f"action: discrete actions must be integers, got {a}")
+            a = a.astype(np.int64)
+        if np.any(a < 0) or np.any(a >= N_DISCRETE_ACTIONS):
+            raise ValueError(f"action: must be in [0, {N_DISCRETE_ACTIONS - 1}], got {a}")
+        return DISCRETE_CONTROLS[a]
+    a = np.asarray(actions, dtype=np.float64).reshape(n_envs, -1)
+    if a.shape[1] != 3:
+        raise ValueError(f"action: expected shape ({n_envs}, 3), got {np.shape(actions)}")
+    if not np.all(np.isfinite(a)):
+        raise ValueError("action: contains NaN or infinity")
+    if np.any(np.abs(a) > 1.0 + 1e-6):
+        raise ValueError(f"action: outside the Box [-1, 1]^3: {a.tolist()}")
+    return continuous_to_controls(np.clip(a, -1.0, 1.0))
+
+
+def continuous_to_controls(a: np.ndarray) -> np.ndarray:
+    """Box action (B, 3) in [-1, 1] -> controls: throttle = (a0 + 1) / 2, brake = (a1 + 1) / 2,
+    lane request = -1 below -LANE_THRESHOLD, +1 above +LANE_THRESHOLD, else 0."""
+    controls = np.empty_like(a, dtype=np.float64)
+    controls[:, 0] = (a[:, 0] + 1.0) / 2.0
+    controls[:, 1] = (a[:, 1] + 1.0) / 2.0
+    controls[:, 2] = np.where(
+        a[:, 2] > LANE_THRESHOLD, 1.0, np.where(a[:, 2] < -LANE_THRESHOLD, -1.0, 0.0)
+    )
+    return controls
+
+
+def encode_discrete(controls: np.ndarray) -> np.ndarray:
+    """The discrete action whose controls are nearest (throttle/brake) with the same lane request."""
+    c = np.asarray(controls, dtype=np.float64).reshape(-1, 3)
+    net = c[:, 0] - c[:, 1]
+    level_net = LONGITUDINAL_LEVELS[:, 0] - LONGITUDINAL_LEVELS[:, 1]
+    level = np.abs(net[:, None] - level_net[None, :]).argmin(axis=1)
+    lane = np.clip(np.round(c[:, 2]), -1, 1).astype(np.int64)
+    return level * 3 + lane + 1
