@@ -1,0 +1,1 @@
+"""Evaluation: paired comparison of policies, statistics, regression gate, reports, mission log."""

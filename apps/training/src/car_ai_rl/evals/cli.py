@@ -34,17 +34,30 @@ def register(subparsers: Any) -> None:
         description="Show each metric's trend across model versions (ordered by first seen) "
         "as tables and a plot, flagging versions that regressed against the previous one.",
     )
-    parser.add_argument("--mission-log", type=Path, default=DEFAULT_MISSION_LOG,
-                        help=f"SQLite mission log (default {DEFAULT_MISSION_LOG})")  # fmt: skip
-    parser.add_argument("--metric", action="append", choices=list(METRICS),
-                        help="metric to show (repeatable; default all)")  # fmt: skip
+    parser.add_argument(
+        "--mission-log",
+        type=Path,
+        default=DEFAULT_MISSION_LOG,
+        help=f"SQLite mission log (default {DEFAULT_MISSION_LOG})",
+    )
+    parser.add_argument(
+        "--metric",
+        action="append",
+        choices=list(METRICS),
+        help="metric to show (repeatable; default all)",
+    )
     parser.add_argument("--suite", action="append", help="suite to show (repeatable)")
     parser.add_argument("--supervisor", choices=("off", "on"), help="supervisor mode to show")
     parser.add_argument("--candidate", action="append", help="candidate name (repeatable)")
-    parser.add_argument("--confidence", type=float, default=0.95,
-                        help="confidence level of the regression test (default 0.95)")  # fmt: skip
-    parser.add_argument("--out", type=Path,
-                        help="plot path (default: monitor.png next to the mission log)")  # fmt: skip
+    parser.add_argument(
+        "--confidence",
+        type=float,
+        default=0.95,
+        help="confidence level of the regression test (default 0.95)",
+    )
+    parser.add_argument(
+        "--out", type=Path, help="plot path (default: monitor.png next to the mission log)"
+    )
     parser.set_defaults(func=_cmd_monitor)
 
 

@@ -213,9 +213,20 @@ def parse_config(
         p.add("(top level)", f"must be a mapping, got {_type_name(data)}")
         raise EvalConfigError(p.items, str(path) if path else None)
     top_keys = (
-        "name", "description", "baseline", "candidates", "suites", "sim", "supervisor",
-        "rules", "confidence", "bootstrap", "batch_size", "output_dir", "mission_log",
-    )  # fmt: skip
+        "name",
+        "description",
+        "baseline",
+        "candidates",
+        "suites",
+        "sim",
+        "supervisor",
+        "rules",
+        "confidence",
+        "bootstrap",
+        "batch_size",
+        "output_dir",
+        "mission_log",
+    )
     p.unknown_keys(data, top_keys, "")
     default_name = path.stem if path else "eval"
     name = p.name(data.get("name", default_name), "name")
@@ -395,8 +406,17 @@ def _rules(
         path = f"rules[{i}]"
         if not p.mapping(item, path):
             continue
-        keys = ("name", "metric", "kind", "points", "value", "confidence", "suites",
-                "candidates", "supervisor")  # fmt: skip
+        keys = (
+            "name",
+            "metric",
+            "kind",
+            "points",
+            "value",
+            "confidence",
+            "suites",
+            "candidates",
+            "supervisor",
+        )
         p.unknown_keys(item, keys, path)
         errors_before = len(p.items)
         metric = item.get("metric")
@@ -416,13 +436,18 @@ def _rules(
             rule_modes = _supervisor_modes(p, item["supervisor"], f"{path}.supervisor")
             missing = [m for m in rule_modes if m not in modes]
             if missing:
-                p.add(f"{path}.supervisor", f"'{missing[0]}' is not evaluated (supervisor: "
-                      f"{'both' if len(modes) == 2 else modes[0]})")  # fmt: skip
+                p.add(
+                    f"{path}.supervisor",
+                    f"'{missing[0]}' is not evaluated (supervisor: "
+                    f"{'both' if len(modes) == 2 else modes[0]})",
+                )
         if kind in RELATIVE_KINDS and baseline is not None:
             pool = rule_cands if rule_cands is not None else tuple(candidate_names)
             if not [c for c in pool if c != baseline]:
-                p.add(path, f"'{kind}' compares against the baseline, but no other candidate is "
-                      "selected")  # fmt: skip
+                p.add(
+                    path,
+                    f"'{kind}' compares against the baseline, but no other candidate is selected",
+                )
         if metric in METRICS and METRICS[metric].needs_supervisor and "on" not in modes:
             p.add(f"{path}.metric", f"'{metric}' needs the supervisor on (supervisor: off)")
         if len(p.items) == errors_before and threshold is not None:
@@ -438,7 +463,7 @@ def _rules(
                     rule_cands,
                     rule_modes,
                     str(name) if name is not None else None,
-                )  # fmt: skip
+                )
             )
     return out
 

@@ -66,30 +66,90 @@ class MetricSpec:
 METRICS: dict[str, MetricSpec] = {
     spec.name: spec
     for spec in (
-        MetricSpec("success_rate", "rate", "mission success rate", "", True,
-                   "share of episodes whose missions all succeeded"),
-        MetricSpec("collision_rate", "rate", "collision rate", "", False,
-                   "share of episodes with a collision of the ego car"),
-        MetricSpec("at_fault_collision_rate", "rate", "at-fault collision rate", "", False,
-                   "share of episodes with a collision the ego car caused"),
-        MetricSpec("exit_completion_rate", "rate", "exit completion rate", "", True,
-                   "share of episodes with an exit mission in which the car left on the ramp"),
-        MetricSpec("mean_speed_mps", "mean", "mean speed", "m/s", None,
-                   "mean over episodes of the episode's mean speed"),
-        MetricSpec("speed_tracking_error_mps", "mean", "speed-tracking error", "m/s", False,
-                   "mean over episodes of the mean |speed - target speed|"),
-        MetricSpec("exit_time_s", "mean", "exit completion time", "s", False,
-                   "mean time from the start of an exit mission to leaving on the ramp, "
-                   "over completed exits"),
-        MetricSpec("lane_changes_per_km", "ratio", "lane changes per km", "1/km", False,
-                   "all lane changes over all distance driven"),
-        MetricSpec("interventions_per_km", "ratio", "supervisor interventions per km", "1/km",
-                   False, "all supervisor interventions over all distance driven",
-                   needs_supervisor=True),
-        MetricSpec("mean_abs_jerk_mps3", "mean", "mean absolute jerk", "m/s^3", False,
-                   "mean over episodes of the episode's mean |jerk|"),
+        MetricSpec(
+            "success_rate",
+            "rate",
+            "mission success rate",
+            "",
+            True,
+            "share of episodes whose missions all succeeded",
+        ),
+        MetricSpec(
+            "collision_rate",
+            "rate",
+            "collision rate",
+            "",
+            False,
+            "share of episodes with a collision of the ego car",
+        ),
+        MetricSpec(
+            "at_fault_collision_rate",
+            "rate",
+            "at-fault collision rate",
+            "",
+            False,
+            "share of episodes with a collision the ego car caused",
+        ),
+        MetricSpec(
+            "exit_completion_rate",
+            "rate",
+            "exit completion rate",
+            "",
+            True,
+            "share of episodes with an exit mission in which the car left on the ramp",
+        ),
+        MetricSpec(
+            "mean_speed_mps",
+            "mean",
+            "mean speed",
+            "m/s",
+            None,
+            "mean over episodes of the episode's mean speed",
+        ),
+        MetricSpec(
+            "speed_tracking_error_mps",
+            "mean",
+            "speed-tracking error",
+            "m/s",
+            False,
+            "mean over episodes of the mean |speed - target speed|",
+        ),
+        MetricSpec(
+            "exit_time_s",
+            "mean",
+            "exit completion time",
+            "s",
+            False,
+            "mean time from the start of an exit mission to leaving on the ramp, "
+            "over completed exits",
+        ),
+        MetricSpec(
+            "lane_changes_per_km",
+            "ratio",
+            "lane changes per km",
+            "1/km",
+            False,
+            "all lane changes over all distance driven",
+        ),
+        MetricSpec(
+            "interventions_per_km",
+            "ratio",
+            "supervisor interventions per km",
+            "1/km",
+            False,
+            "all supervisor interventions over all distance driven",
+            needs_supervisor=True,
+        ),
+        MetricSpec(
+            "mean_abs_jerk_mps3",
+            "mean",
+            "mean absolute jerk",
+            "m/s^3",
+            False,
+            "mean over episodes of the episode's mean |jerk|",
+        ),
     )
-}  # fmt: skip
+}
 
 
 @dataclass(frozen=True)

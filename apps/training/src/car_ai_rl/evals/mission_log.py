@@ -256,7 +256,7 @@ class MissionLog:
                     "run_id": run["run_id"],
                     "time": run["finished_at"],
                     "model_id": ids[r["candidate"]],
-                }  # fmt: skip
+                }
                 for r in results
             ]
             self.conn.executemany(
@@ -288,8 +288,11 @@ class MissionLog:
     ) -> list[EvalRow]:
         """Stored estimates, oldest model first (by ``first_seen``), then by time."""
         where, params = [], []
-        for column, values in (("r.metric", metrics), ("r.suite", suites),
-                               ("r.candidate", candidates)):  # fmt: skip
+        for column, values in (
+            ("r.metric", metrics),
+            ("r.suite", suites),
+            ("r.candidate", candidates),
+        ):
             if values:
                 where.append(f"{column} IN ({', '.join('?' * len(values))})")
                 params.extend(values)

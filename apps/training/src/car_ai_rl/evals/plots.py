@@ -20,7 +20,7 @@ DPI = 96
 
 def png_bytes(fig: Figure) -> bytes:
     buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=DPI, bbox_inches="tight")
+    fig.savefig(buffer, format="png", dpi=DPI)
     return buffer.getvalue()
 
 
@@ -57,18 +57,27 @@ def metric_figure(metric: str, results: Sequence[MetricResult], config: EvalConf
 
     fig = Figure(figsize=(max(7.0, 1.3 * len(groups) * (2 if others else 1)), 3.6))
     axes = fig.subplots(1, 2 if others else 1, squeeze=False)[0]
+    fig.subplots_adjust(left=0.07, right=0.98, bottom=0.2, top=0.9, wspace=0.25)
     ax = axes[0]
     width = 0.8 / max(1, len(names))
     for k, name in enumerate(names):
-        intervals = [by_key[(name, s, m)].estimate if (name, s, m) in by_key else None
-                     for s, m in groups]  # fmt: skip
+        intervals = [
+            by_key[(name, s, m)].estimate if (name, s, m) in by_key else None for s, m in groups
+        ]
         values, err = _errors(intervals, scale)
-        ax.bar(x + (k - (len(names) - 1) / 2) * width, values, width, yerr=err, capsize=3,
-               label=name + (" (baseline)" if name == baseline else ""))  # fmt: skip
+        ax.bar(
+            x + (k - (len(names) - 1) / 2) * width,
+            values,
+            width,
+            yerr=err,
+            capsize=3,
+            label=name + (" (baseline)" if name == baseline else ""),
+        )
     for rule in config.rules:
         if rule.metric == metric and not rule.relative:
             ax.axhline(rule.threshold * scale, color="crimson", linestyle="--", linewidth=1)
     ax.set_xticks(x, labels, fontsize=8)
+    ax.set_xlim(-0.6, len(groups) - 0.4)
     ax.set_ylabel(_axis_label(metric, diff=False))
     ax.set_title(METRICS[metric].label)
     ax.legend(fontsize=8)
@@ -78,17 +87,20 @@ def metric_figure(metric: str, results: Sequence[MetricResult], config: EvalConf
         ax = axes[1]
         offsets = np.linspace(-0.2, 0.2, len(others)) if len(others) > 1 else [0.0]
         for offset, name in zip(offsets, others, strict=True):
-            intervals = [by_key[(name, s, m)].diff if (name, s, m) in by_key else None
-                         for s, m in groups]  # fmt: skip
+            intervals = [
+                by_key[(name, s, m)].diff if (name, s, m) in by_key else None for s, m in groups
+            ]
             values, err = _errors(intervals, scale)
             ax.errorbar(x + offset, values, yerr=err, fmt="o", capsize=4, label=name)
         ax.axhline(0.0, color="black", linewidth=0.8)
         for rule in config.rules:
             if rule.metric == metric and rule.relative:
                 sign = -1.0 if rule.kind == "max_drop" else 1.0
-                ax.axhline(sign * rule.threshold * scale, color="crimson", linestyle="--",
-                           linewidth=1)  # fmt: skip
+                ax.axhline(
+                    sign * rule.threshold * scale, color="crimson", linestyle="--", linewidth=1
+                )
         ax.set_xticks(x, labels, fontsize=8)
+        ax.set_xlim(-0.6, len(groups) - 0.4)
         ax.set_ylabel(_axis_label(metric, diff=True))
         ax.set_title(f"difference vs {baseline} (paired)")
         ax.legend(fontsize=8)
@@ -110,8 +122,17 @@ def trend_figure(
     metrics = list(series)
     cols = 2 if len(metrics) > 1 else 1
     rows = math.ceil(len(metrics) / cols) if metrics else 1
-    fig = Figure(figsize=(6.5 * cols, 3.2 * rows))
+    height_in = 3.2 * rows
+    fig = Figure(figsize=(6.5 * cols, height_in))
     axes = fig.subplots(rows, cols, squeeze=False).ravel()
+    fig.subplots_adjust(
+        left=0.08,
+        right=0.97,
+        bottom=1.0 / height_in,
+        top=1 - 0.35 / height_in,
+        wspace=0.2,
+        hspace=0.75,
+    )
     for ax, metric in zip(axes, metrics, strict=False):
         scale = _scale(metric)
         for name, points in series[metric].items():
@@ -120,12 +141,20 @@ def trend_figure(
             line = ax.errorbar(xs, values, yerr=err, marker="o", capsize=3, label=name)
             bad = [p.regressed for p in points]
             if any(bad):
-                ax.scatter(xs[bad], values[bad], s=160, facecolors="none",
-                           edgecolors="crimson", linewidths=2, zorder=5)  # fmt: skip
+                ax.scatter(
+                    xs[bad],
+                    values[bad],
+                    s=160,
+                    facecolors="none",
+                    edgecolors="crimson",
+                    linewidths=2,
+                    zorder=5,
+                )
             line[0].set_markersize(4)
         ax.set_title(METRICS[metric].label)
         ax.set_ylabel(_axis_label(metric, diff=False))
-        ax.set_xticks(range(len(version_labels)), version_labels, fontsize=7, rotation=30)
+        ax.set_xticks(range(len(version_labels)), version_labels, fontsize=7, rotation=20)
+        ax.set_xlim(-0.4, len(version_labels) - 0.6)
         ax.grid(alpha=0.3)
         ax.legend(fontsize=7)
     for ax in axes[len(metrics) :]:

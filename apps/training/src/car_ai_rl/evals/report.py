@@ -125,8 +125,11 @@ def _suite_table(outcome: EvalOutcome, suite: str, mode: str) -> tuple[list[str]
     baseline = config.baseline.name
     names = [c.name for c in config.candidates]
     others = [n for n in names if n != baseline]
-    by_key = {(r.candidate, r.metric): r for r in outcome.results
-              if r.suite == suite and r.supervisor == mode}  # fmt: skip
+    by_key = {
+        (r.candidate, r.metric): r
+        for r in outcome.results
+        if r.suite == suite and r.supervisor == mode
+    }
     header = ["metric"] + [n + (" (baseline)" if n == baseline else "") for n in names]
     header += [f"{n} − {baseline}" for n in others]
     rows = []
@@ -171,8 +174,9 @@ def markdown(outcome: EvalOutcome, full: bool = True) -> str:
     lines.append("")
     shown = checks if full else failed
     if shown:
-        lines += _table(["status", "rule", "candidate", "suite", "supervisor", "statistic"],
-                        _gate_rows(shown))  # fmt: skip
+        lines += _table(
+            ["status", "rule", "candidate", "suite", "supervisor", "statistic"], _gate_rows(shown)
+        )
         lines.append("")
     for suite_name, mode in _cell_groups(outcome):
         suite = next(s for s in config.suites if s.name == suite_name)
@@ -257,7 +261,7 @@ def html_report(outcome: EvalOutcome) -> str:
                 ["status", "rule", "candidate", "suite", "supervisor", "statistic"],
                 _gate_rows(checks),
                 [c.status for c in checks],
-            )  # fmt: skip
+            )
         )
     else:
         parts.append("<p>No rules.</p>")
@@ -276,8 +280,9 @@ def html_report(outcome: EvalOutcome) -> str:
     parts.append("<h2>Candidates</h2>")
     parts.append(f"<pre>{html.escape(json.dumps(run.identities, indent=2, sort_keys=True))}</pre>")
     parts.append("<h2>Timing</h2>")
-    parts.append(_html_table(["candidate", "episodes", "wall time (s)", "episodes/s"],
-                             _timing(outcome)))  # fmt: skip
+    parts.append(
+        _html_table(["candidate", "episodes", "wall time (s)", "episodes/s"], _timing(outcome))
+    )
     parts.append("<h2>Resolved config</h2>")
     resolved = json.dumps(_finite(config.resolved()), indent=2, sort_keys=True)
     parts.append(f"<pre>{html.escape(resolved)}</pre>")

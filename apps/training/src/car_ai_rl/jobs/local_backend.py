@@ -43,7 +43,8 @@ class LocalBackend(Backend):
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
             )
-            launcher.wait()
+            if launcher.wait() != 0:
+                return self._mark_lost(record, "the job's supervisor failed to start")
         deadline = time.monotonic() + START_TIMEOUT_S
         while time.monotonic() < deadline:
             record = self.status(record)

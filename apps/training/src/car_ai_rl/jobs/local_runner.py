@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 
 from car_ai_rl.jobs.command import resolve_python
-from car_ai_rl.jobs.proc import process_start_ticks, signal_group
+from car_ai_rl.jobs.proc import process_start_ticks, signal_group, stop_sender
 from car_ai_rl.jobs.record import JobStatus, utc_now
 from car_ai_rl.jobs.store import JobStore
 from car_ai_rl.jobs.supervise import supervise
@@ -79,7 +79,7 @@ class _Runner:
             child,
             max_duration_s=record.spec.get("max_duration"),
             grace_s=float(record.spec.get("stop_grace_period", 30.0)),
-            send=lambda sig: signal_group(child.pid, sig),
+            send=stop_sender(child.pid, whole=signal_group),
             stop_requested=self.stop_requested,
             log=self.log,
         )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
+from collections.abc import Callable
 from pathlib import Path
 
 
@@ -70,3 +71,18 @@ def signal_tree(pid: int, sig: int) -> None:
 
 
 SIGNAL_NAMES = {signal.SIGINT: "SIGINT", signal.SIGTERM: "SIGTERM", signal.SIGKILL: "SIGKILL"}
+
+
+def stop_sender(pid: int, *, whole: Callable[[int, int], object]) -> Callable[[int], None]:
+    """A signal sender for stopping a job: SIGINT goes to the main process only, so it can save a
+    checkpoint and close its own workers; SIGTERM and SIGKILL go to ``whole(pid, sig)`` (its group
+    or its process tree)."""
+
+    def send(sig: int) -> None:
+        if sig == signal.SIGINT:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.kill(pid, sig)
+        else:
+            whole(pid, sig)
+
+    return send

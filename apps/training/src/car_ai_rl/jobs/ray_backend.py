@@ -8,6 +8,7 @@ import logging
 import os
 import shlex
 import time
+import warnings
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
@@ -143,9 +144,11 @@ class RayBackend(Backend):
             return
 
         async def tail(client: Any) -> None:
-            async for chunk in client.tail_job_logs(state["submission_id"]):
-                out.write(chunk)
-                out.flush()
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", DeprecationWarning)  # raised inside Ray's SDK
+                async for chunk in client.tail_job_logs(state["submission_id"]):
+                    out.write(chunk)
+                    out.flush()
 
         _call(state["address"], lambda client: asyncio.run(tail(client)))
 

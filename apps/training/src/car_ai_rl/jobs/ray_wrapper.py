@@ -20,7 +20,7 @@ from pathlib import Path
 from car_ai_rl.atomic_io import write_json_atomic
 from car_ai_rl.jobs.artifacts import copy_artifacts
 from car_ai_rl.jobs.command import resolve_python
-from car_ai_rl.jobs.proc import signal_tree
+from car_ai_rl.jobs.proc import signal_tree, stop_sender
 from car_ai_rl.jobs.supervise import TIMED_OUT_EXIT_CODE, Outcome, supervise
 
 RESULT_FILE = ".car-ai-rl-job.json"
@@ -57,7 +57,7 @@ def _run(args: argparse.Namespace, stop: list[int]) -> Outcome:
         child,
         max_duration_s=args.max_duration_s,
         grace_s=args.grace_s,
-        send=lambda sig: signal_tree(child.pid, sig),
+        send=stop_sender(child.pid, whole=signal_tree),
         stop_requested=lambda: bool(stop),
         log=_log,
         stop_already_interrupted=True,  # Ray signals the whole process tree itself

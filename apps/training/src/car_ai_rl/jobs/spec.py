@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import shlex
 from pathlib import Path
 from typing import Any
 
@@ -46,8 +47,6 @@ class EntrypointSpec(_Strict):
     @field_validator("command", mode="before")
     @classmethod
     def _split_command(cls, value: Any) -> Any:
-        import shlex
-
         if isinstance(value, str):
             try:
                 value = shlex.split(value)

@@ -19,7 +19,9 @@ from car_ai_rl.sim.params import SimParams
 from car_ai_rl.sim.reward import N_TERMS, REWARD_TERMS
 from car_ai_rl.sim.rng import episode_seed
 from car_ai_rl.sim.state import SimState
-from car_ai_rl.sim.step_kernel import reset_batch, step_batch
+from car_ai_rl.sim.step_kernel import reset_batch, step_batch, step_batch_parallel
+
+PARALLEL_MIN_ENVS = 64
 
 
 @dataclass
@@ -107,7 +109,8 @@ def step(
     if controls.shape != (state.n_envs, 3):
         raise ValueError(f"controls must have shape ({state.n_envs}, 3), got {controls.shape}")
     buf = buffers or StepBuffers(state.n_envs)
-    step_batch(
+    run = step_batch_parallel if state.n_envs >= PARALLEL_MIN_ENVS else step_batch
+    run(
         state.veh,
         state.env,
         state.seeds,

@@ -51,6 +51,16 @@ if _numba is not None and not os.environ.get("NUMBA_CACHE_DIR"):
     _numba.config.CACHE_DIR = str(_cache_dir())
 
 
+def parallel_kernel(fn: F) -> F:
+    """Like :func:`kernel`, with ``prange`` loops spread over threads."""
+    if _numba is None:
+        return fn
+    return _numba.njit(cache=True, nogil=True, parallel=True)(fn)  # type: ignore[return-value]
+
+
+prange = _numba.prange if _numba is not None else range
+
+
 def kernel(fn: F) -> F:
     """Compile ``fn`` in nopython mode (cached on disk), or return it unchanged as the fallback."""
     if _numba is None:

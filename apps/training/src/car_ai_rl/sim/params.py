@@ -27,6 +27,7 @@ class MissionMix:
     exit: float = 0.35
 
     def validate(self, path: str) -> None:
+        _check_types(self, f"{path}.")
         for name in ("cruise", "lane", "exit"):
             _check_range(f"{path}.{name}", getattr(self, name), lo=0.0)
         if self.cruise + self.lane + self.exit <= 0:
@@ -47,6 +48,7 @@ class RewardWeights:
     headway: float = 0.3
 
     def validate(self, path: str) -> None:
+        _check_types(self, f"{path}.")
         for f in dataclasses.fields(self):
             _check_range(f"{path}.{f.name}", getattr(self, f.name), lo=0.0)
 
@@ -81,6 +83,7 @@ class SimParams:
     mobil_safe_decel_mps2: float = 3.0
     mobil_threshold_mps2: float = 0.2
     mobil_keep_right_bias_mps2: float = 0.1
+    mobil_decision_hz: float = 1.0
     lane_change_cooldown_s: float = 3.0
     vehicle_length_m: float = 4.8
     vehicle_width_m: float = 1.9
@@ -91,7 +94,7 @@ class SimParams:
     lane_change_duration_s: float = 2.0
     # timing
     decision_hz: float = 5.0
-    substeps: int = 2
+    substeps: int = 1
     episode_duration_s: float = 40.0
     # missions
     mission_mix: MissionMix = field(default_factory=MissionMix)
@@ -209,6 +212,7 @@ class KernelParams(NamedTuple):
     mobil_safe_decel_mps2: float
     mobil_threshold_mps2: float
     mobil_keep_right_bias_mps2: float
+    mobil_decision_hz: float
     lane_change_cooldown_s: float
     vehicle_length_m: float
     vehicle_width_m: float
@@ -304,6 +308,11 @@ def _from_dict(cls: type, data: Any, path: str) -> Any:
             raise ConfigError(f"{path}.{exc.field}", exc.problem) from None
         raise
     return obj
+
+
+def dataclass_from_dict(cls: type, data: Any, path: str = "") -> Any:
+    """Build any (nested) config dataclass from plain data; errors name the field's path."""
+    return _from_dict(cls, data, path)
 
 
 def sim_params_from_dict(data: dict[str, Any] | None) -> SimParams:

@@ -1,6 +1,7 @@
 """The compiled decision step of one env, and the batched step/reset loops."""
 
 import math
+from typing import NamedTuple
 
 import numpy as np
 
@@ -10,7 +11,7 @@ from car_ai_rl.sim.dynamics import (
     ego_at_fault,
     ego_collision,
 )
-from car_ai_rl.sim.jit import kernel
+from car_ai_rl.sim.jit import kernel, parallel_kernel, prange
 from car_ai_rl.sim.layout import (
     ACTIVE,
     BRAKE,
@@ -59,7 +60,14 @@ from car_ai_rl.sim.observation import ego_lane_ref, observe, ramp_available
 from car_ai_rl.sim.reward import lane_potential, write_terms
 from car_ai_rl.sim.rng import next_episode_seed
 from car_ai_rl.sim.scenario import recycle_traffic, reset_env
-from car_ai_rl.sim.traffic import NO_VEHICLE, leader_in_lane, traffic_accel, traffic_lane_decisions
+from car_ai_rl.sim.traffic import (
+    NO_VEHICLE,
+    build_leader_table,
+    leader_in_lane,
+    sort_by_position,
+    traffic_accel,
+    traffic_lane_decisions,
+)
 
 
 @kernel
@@ -103,7 +111,7 @@ def ego_headway_s(veh, b, p):
 
 
 @kernel
-def step_env(veh, env, seeds, b, throttle, brake, request, p, acc, obs_row, terms_row, ev_row):
+def step_env(veh, env, seeds, b, throttle, brake, request, p, scratch, obs_row, terms_row, ev_row):
     """Advance env b by one decision step. Returns the reward."""
     n = veh.shape[2]
     dt = p.dt_s
@@ -113,8 +121,11 @@ def step_env(veh, env, seeds, b, throttle, brake, request, p, acc, obs_row, term
     target_before = shaping_target_lane(env, b)
     potential_before = lane_potential(veh[Y_M, b, 0] / p.lane_width_m, target_before)
 
+    acc, order, lead_tab, follow_tab = scratch.acc, scratch.order, scratch.lead, scratch.follow
+    for j in range(n):
+        order[j] = j
     lc_started = start_ego_lane_change(veh, env, b, request, p)
-    traffic_lane_decisions(veh, b, p.n_lanes, p)
+    traffic_lane_decisions(veh, b, int(env[STEP, b]), p, order, lead_tab, follow_tab)
     ego_accel = throttle * p.ego_accel_max_mps2 - brake * p.ego_brake_max_mps2
 
     collided = False
@@ -122,8 +133,10 @@ def step_env(veh, env, seeds, b, throttle, brake, request, p, acc, obs_row, term
     exited = False
     for _ in range(p.substeps):
         acc[0] = ego_accel
+        sort_by_position(veh, b, order)
+        build_leader_table(veh, b, p.n_lanes, order, lead_tab)
         for j in range(1, n):
-            acc[j] = traffic_accel(veh, b, j, p) if veh[ACTIVE, b, j] > 0.5 else 0.0
+            acc[j] = traffic_accel(veh, b, j, p, lead_tab) if veh[ACTIVE, b, j] > 0.5 else 0.0
         for j in range(n):
             if veh[ACTIVE, b, j] > 0.5:
                 advance_longitudinal(veh, b, j, acc[j], h, p.speed_max_mps)
@@ -196,23 +209,68 @@ def decode_request(value):
     return 0
 
 
+class Scratch(NamedTuple):
+    """Per-thread work arrays of the step kernel."""
+
+    acc: np.ndarray
+    order: np.ndarray
+    lead: np.ndarray
+    follow: np.ndarray
+
+
+@kernel
+def make_scratch(n_vehicles, n_lanes):
+    return Scratch(
+        np.empty(n_vehicles),
+        np.empty(n_vehicles, dtype=np.int64),
+        np.empty((n_vehicles, n_lanes + 1), dtype=np.int64),
+        np.empty((n_vehicles, n_lanes + 1), dtype=np.int64),
+    )
+
+
+@kernel
+def step_one(veh, env, seeds, controls, p, obs, final_obs, rewards, terms, events, b, scratch):
+    """Step env b; a finished env starts a fresh episode from the next seed of its slot."""
+    throttle = min(max(controls[b, THROTTLE], 0.0), 1.0)
+    brake = min(max(controls[b, BRAKE], 0.0), 1.0)
+    request = decode_request(controls[b, LANE_REQUEST])
+    rewards[b] = step_env(
+        veh, env, seeds, b, throttle, brake, request, p, scratch, obs[b], terms[b], events[b]
+    )
+    if events[b, EV_TERMINATED] > 0.5 or events[b, EV_TRUNCATED] > 0.5:
+        final_obs[b, :] = obs[b, :]
+        seeds[b] = next_episode_seed(seeds[b])
+        reset_env(veh, env, seeds, b, p)
+        observe(veh, env, b, p, obs[b])
+
+
+@kernel
+def step_range(veh, env, seeds, controls, p, obs, final_obs, rewards, terms, events, lo, hi):
+    scratch = make_scratch(veh.shape[2], p.n_lanes)
+    for b in range(lo, hi):
+        step_one(veh, env, seeds, controls, p, obs, final_obs, rewards, terms, events, b, scratch)
+
+
 @kernel
 def step_batch(veh, env, seeds, controls, p, obs, final_obs, rewards, terms, events):
-    """Step every env; finished envs start a fresh episode from the next seed of their slot."""
+    """Step every env, one after the other."""
+    step_range(
+        veh, env, seeds, controls, p, obs, final_obs, rewards, terms, events, 0, veh.shape[1]
+    )
+
+
+@parallel_kernel
+def step_batch_parallel(veh, env, seeds, controls, p, obs, final_obs, rewards, terms, events):
+    """Step every env in chunks spread over the CPU cores (envs are independent: identical
+    results to ``step_batch``)."""
     n_envs = veh.shape[1]
-    acc = np.empty(veh.shape[2])
-    for b in range(n_envs):
-        throttle = min(max(controls[b, THROTTLE], 0.0), 1.0)
-        brake = min(max(controls[b, BRAKE], 0.0), 1.0)
-        request = decode_request(controls[b, LANE_REQUEST])
-        rewards[b] = step_env(
-            veh, env, seeds, b, throttle, brake, request, p, acc, obs[b], terms[b], events[b]
-        )
-        if events[b, EV_TERMINATED] > 0.5 or events[b, EV_TRUNCATED] > 0.5:
-            final_obs[b, :] = obs[b, :]
-            seeds[b] = next_episode_seed(seeds[b])
-            reset_env(veh, env, seeds, b, p)
-            observe(veh, env, b, p, obs[b])
+    n_chunks = 8
+    size = (n_envs + n_chunks - 1) // n_chunks
+    for c in prange(n_chunks):
+        lo = c * size
+        hi = min(n_envs, lo + size)
+        if lo < hi:
+            step_range(veh, env, seeds, controls, p, obs, final_obs, rewards, terms, events, lo, hi)
 
 
 @kernel

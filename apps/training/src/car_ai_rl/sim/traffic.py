@@ -21,7 +21,6 @@ from car_ai_rl.sim.layout import (
 )
 
 NO_VEHICLE = -1
-IDM_DELTA = 4.0
 
 
 @kernel
@@ -76,7 +75,9 @@ def bumper_gap_m(veh, b, rear, front):
 def idm_accel(speed_mps, desired_mps, gap_m, closing_mps, headway_s, p):
     """Intelligent Driver Model acceleration; ``gap_m`` is inf when there is no leader."""
     a = p.traffic_accel_max_mps2
-    free = 1.0 - (speed_mps / max(desired_mps, 0.1)) ** IDM_DELTA
+    ratio = speed_mps / max(desired_mps, 0.1)
+    ratio2 = ratio * ratio
+    free = 1.0 - ratio2 * ratio2  # the IDM exponent delta = 4
     if math.isinf(gap_m):
         acc = a * free
     else:
@@ -85,7 +86,8 @@ def idm_accel(speed_mps, desired_mps, gap_m, closing_mps, headway_s, p):
             speed_mps * headway_s
             + speed_mps * closing_mps / (2.0 * math.sqrt(a * p.traffic_decel_comfort_mps2)),
         )
-        acc = a * (free - (s_star / max(gap_m, 0.05)) ** 2)
+        q = s_star / max(gap_m, 0.05)
+        acc = a * (free - q * q)
     return min(max(acc, -p.traffic_brake_max_mps2), a)
 
 
@@ -107,24 +109,89 @@ def idm_behind(veh, b, i, lead, p):
 
 
 @kernel
-def traffic_accel(veh, b, i, p):
+def sort_by_position(veh, b, order):
+    """Reorder ``order`` (a permutation of vehicle indices) by position, ties by index.
+
+    Insertion sort: linear on the nearly sorted order left by the previous call."""
+    n = order.shape[0]
+    for r in range(1, n):
+        j = order[r]
+        xj = veh[X_M, b, j]
+        k = r - 1
+        while k >= 0 and (
+            veh[X_M, b, order[k]] > xj or (veh[X_M, b, order[k]] == xj and order[k] > j)
+        ):
+            order[k + 1] = order[k]
+            k -= 1
+        order[k + 1] = j
+
+
+@kernel
+def build_leader_table(veh, b, n_lanes, order, lead_tab):
+    """lead_tab[i, L]: the nearest vehicle ahead of i occupying lane L (one backward pass)."""
+    n = order.shape[0]
+    for lane in range(n_lanes + 1):
+        lead_tab[order[n - 1], lane] = NO_VEHICLE
+    for r in range(n - 1, 0, -1):
+        j = order[r]
+        behind = order[r - 1]
+        active = veh[ACTIVE, b, j] > 0.5
+        lane_j = veh[LANE, b, j]
+        target_j = veh[TARGET_LANE, b, j]
+        for lane in range(n_lanes + 1):
+            if active and (lane_j == lane or target_j == lane):
+                lead_tab[behind, lane] = j
+            else:
+                lead_tab[behind, lane] = lead_tab[j, lane]
+
+
+@kernel
+def build_follower_table(veh, b, n_lanes, order, follow_tab):
+    """follow_tab[i, L]: the nearest vehicle behind i occupying lane L (one forward pass)."""
+    n = order.shape[0]
+    for lane in range(n_lanes + 1):
+        follow_tab[order[0], lane] = NO_VEHICLE
+    for r in range(n - 1):
+        j = order[r]
+        ahead = order[r + 1]
+        active = veh[ACTIVE, b, j] > 0.5
+        lane_j = veh[LANE, b, j]
+        target_j = veh[TARGET_LANE, b, j]
+        for lane in range(n_lanes + 1):
+            if active and (lane_j == lane or target_j == lane):
+                follow_tab[ahead, lane] = j
+            else:
+                follow_tab[ahead, lane] = follow_tab[j, lane]
+
+
+@kernel
+def build_neighbor_tables(veh, b, n_lanes, order, lead_tab, follow_tab):
+    """For every vehicle i and lane L: its nearest leader and follower occupying L.
+
+    One (incremental) sort by position and one pass each way: O(N * L) per build instead of a
+    scan over all vehicles for every query."""
+    sort_by_position(veh, b, order)
+    build_leader_table(veh, b, n_lanes, order, lead_tab)
+    build_follower_table(veh, b, n_lanes, order, follow_tab)
+
+
+@kernel
+def traffic_accel(veh, b, i, p, lead_tab):
     """IDM acceleration of traffic vehicle i, following the leaders of every lane it occupies."""
-    x = veh[X_M, b, i]
-    lane = veh[LANE, b, i]
-    acc = idm_behind(veh, b, i, leader_in_lane(veh, b, lane, x, i), p)
-    target = veh[TARGET_LANE, b, i]
+    lane = int(veh[LANE, b, i])
+    acc = idm_behind(veh, b, i, lead_tab[i, lane], p)
+    target = int(veh[TARGET_LANE, b, i])
     if target != lane:
-        acc = min(acc, idm_behind(veh, b, i, leader_in_lane(veh, b, target, x, i), p))
+        acc = min(acc, idm_behind(veh, b, i, lead_tab[i, target], p))
     return acc
 
 
 @kernel
-def mobil_choice(veh, b, i, n_lanes, p):
+def mobil_choice(veh, b, i, n_lanes, p, lead_tab, follow_tab):
     """MOBIL lane choice for vehicle i: -1 (left), +1 (right) or 0 (stay)."""
-    x = veh[X_M, b, i]
-    lane = veh[LANE, b, i]
-    old_lead = leader_in_lane(veh, b, lane, x, i)
-    old_follow = follower_in_lane(veh, b, lane, x, i)
+    lane = int(veh[LANE, b, i])
+    old_lead = lead_tab[i, lane]
+    old_follow = follow_tab[i, lane]
     acc_self_old = idm_behind(veh, b, i, old_lead, p)
     # the old follower gains when i leaves: it would then follow i's old leader
     gain_old_follow = 0.0
@@ -139,8 +206,8 @@ def mobil_choice(veh, b, i, n_lanes, p):
         new_lane = lane + direction
         if new_lane < 0 or new_lane > n_lanes - 1:
             continue
-        new_lead = leader_in_lane(veh, b, new_lane, x, i)
-        new_follow = follower_in_lane(veh, b, new_lane, x, i)
+        new_lead = lead_tab[i, new_lane]
+        new_follow = follow_tab[i, new_lane]
         if new_lead != NO_VEHICLE and bumper_gap_m(veh, b, i, new_lead) < p.traffic_min_gap_m:
             continue
         gain_new_follow = 0.0
@@ -173,14 +240,23 @@ def start_lane_change(veh, b, i, new_lane):
 
 
 @kernel
-def traffic_lane_decisions(veh, b, n_lanes, p):
-    """MOBIL decisions for every idle traffic vehicle, in index order (deterministic)."""
+def traffic_lane_decisions(veh, b, step, p, order, lead_tab, follow_tab):
+    """MOBIL decisions, in index order (deterministic). Each vehicle decides mobil_decision_hz
+    times a second, staggered by its index; the tables are rebuilt after every change."""
     n = veh.shape[2]
+    period = max(1, int(round(1.0 / (p.mobil_decision_hz * p.dt_s))))
+    built = False
     for i in range(1, n):
+        if (step + i) % period != 0:
+            continue
         if veh[ACTIVE, b, i] < 0.5 or veh[TARGET_LANE, b, i] != veh[LANE, b, i]:
             continue
         if veh[LC_COOLDOWN_S, b, i] > 0.0:
             continue
-        direction = mobil_choice(veh, b, i, n_lanes, p)
+        if not built:
+            build_neighbor_tables(veh, b, p.n_lanes, order, lead_tab, follow_tab)
+            built = True
+        direction = mobil_choice(veh, b, i, p.n_lanes, p, lead_tab, follow_tab)
         if direction != 0:
             start_lane_change(veh, b, i, veh[LANE, b, i] + direction)
+            built = False

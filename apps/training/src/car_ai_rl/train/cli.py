@@ -1,0 +1,118 @@
+"""``car-ai-rl train`` and the scripts/train_*.py shims."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+from car_ai_rl.train.config import ENV_VARS
+
+EPILOG = "Environment variables (used by job specs): " + ", ".join(ENV_VARS) + "."
+
+
+def add_train_arguments(parser: argparse.ArgumentParser, with_algo: bool) -> None:
+    if with_algo:
+        parser.add_argument(
+            "--algo", choices=["ppo", "dqn"], default=None, help="algorithm (default: ppo)"
+        )
+    parser.add_argument(
+        "--steps", type=int, default=1_500_000, help="total environment steps (default 1,500,000)"
+    )
+    parser.add_argument(
+        "--n-envs", type=int, default=4, help="envs stepped together in one batch (default 4)"
+    )
+    parser.add_argument(
+        "--log-dir", default="runs/ppo-local", help="output directory (default runs/ppo-local)"
+    )
+    parser.add_argument("--seed", type=int, default=None, help="random seed (default 0)")
+    parser.add_argument(
+        "--config", default=None, help="YAML file of hyperparameters and env params"
+    )
+    parser.add_argument(
+        "--action-mode",
+        choices=["discrete", "continuous"],
+        default=None,
+        help="action space (default discrete)",
+    )
+    parser.add_argument(
+        "--resume", action="store_true", help="continue from the newest checkpoint in --log-dir"
+    )
+    parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    curriculum = parser.add_mutually_exclusive_group()
+    curriculum.add_argument(
+        "--curriculum",
+        dest="curriculum",
+        action="store_true",
+        default=None,
+        help="ramp traffic density and mission changes (default on)",
+    )
+    curriculum.add_argument(
+        "--no-curriculum",
+        dest="curriculum",
+        action="store_false",
+        help="train on the final env params from the start",
+    )
+    parser.add_argument(
+        "--curriculum-density-start",
+        type=float,
+        default=None,
+        help="traffic density at the start of the ramp (vehicles/km/lane)",
+    )
+    parser.add_argument(
+        "--curriculum-ramp",
+        type=float,
+        default=None,
+        help="fraction of training over which density ramps up (0..1)",
+    )
+
+
+def flag_overrides(args: argparse.Namespace, algo: str | None) -> dict[str, Any]:
+    flags: dict[str, Any] = {}
+    if algo:
+        flags["algo"] = algo
+    if args.seed is not None:
+        flags["seed"] = args.seed
+    if args.action_mode is not None:
+        flags["action_mode"] = args.action_mode
+    curriculum: dict[str, Any] = {}
+    if args.curriculum is not None:
+        curriculum["enabled"] = args.curriculum
+    if args.curriculum_density_start is not None:
+        curriculum["density_start"] = args.curriculum_density_start
+    if args.curriculum_ramp is not None:
+        curriculum["ramp_fraction"] = args.curriculum_ramp
+    if curriculum:
+        flags["curriculum"] = curriculum
+    return flags
+
+
+def run_training(args: argparse.Namespace, algo: str | None) -> int:
+    from car_ai_rl.train.config import build_config, env_overrides, load_config_file
+    from car_ai_rl.train.runner import train
+
+    config = build_config(
+        load_config_file(args.config), env_overrides(), flag_overrides(args, algo)
+    )
+    train(config, args.steps, args.n_envs, Path(args.log_dir), args.resume, not args.no_progress)
+    return 0
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser("train", help="train PPO or DQN", epilog=EPILOG)
+    add_train_arguments(parser, with_algo=True)
+    parser.set_defaults(func=lambda args: run_training(args, args.algo))
+
+
+def script_main(algo: str) -> None:
+    """Entry point of scripts/train_<algo>.py: the same flags as ``car-ai-rl train``."""
+    from car_ai_rl.cli import run
+
+    parser = argparse.ArgumentParser(
+        prog=f"train_{algo}.py",
+        description=f"Train {algo.upper()} on the highway env.",
+        epilog=EPILOG,
+    )
+    add_train_arguments(parser, with_algo=False)
+    parser.set_defaults(func=lambda args: run_training(args, algo))
+    raise SystemExit(run(parser=parser))

@@ -1,0 +1,204 @@
+"""Helpers shared by the simulator tests: hand-built states, rollouts and state checks.
+
+Not a test module (no ``test_`` prefix); the tests import it as ``simkit``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from car_ai_rl.policies.heuristic import heuristic_controls
+from car_ai_rl.safety import supervisor
+from car_ai_rl.sim import core, layout, traffic
+from car_ai_rl.sim.params import SimParams
+from car_ai_rl.sim.state import SimState
+
+FAR_EXIT_M = 50_000.0
+
+
+def quiet_params(**changes: object) -> SimParams:
+    """Params for hand-built scenes: no spawned traffic, no random mission changes."""
+    base: dict[str, object] = {"traffic_density": 0.0, "mission_changes": False}
+    base.update(changes)
+    return SimParams(**base)  # type: ignore[arg-type]
+
+
+def lone_ego(
+    params: SimParams,
+    lane: int = 1,
+    speed_mps: float = 20.0,
+    exit_x_m: float = FAR_EXIT_M,
+    seed: int = 0,
+) -> SimState:
+    """One env whose ego drives alone at x = 0 in ``lane`` with a cruise mission at its speed.
+
+    ``params`` must have ``traffic_density == 0`` so that recycling never spawns traffic into
+    the vehicles the test adds by hand.
+    """
+    assert params.traffic_density == 0.0, "hand-built scenes need traffic_density=0"
+    state, _ = core.reset(params, core.seeds_from_ints([seed]))
+    v = state.veh
+    assert not state.active[0, 1:].any()
+    v[layout.X_M, 0, 0] = 0.0
+    v[layout.LANE, 0, 0] = lane
+    v[layout.TARGET_LANE, 0, 0] = lane
+    v[layout.Y_M, 0, 0] = lane * params.lane_width_m
+    v[layout.LC_PROGRESS, 0, 0] = 0.0
+    v[layout.SPEED_MPS, 0, 0] = speed_mps
+    state.exit_x_m[0] = exit_x_m
+    core.set_mission(state, 0, params, "cruise", target_speed_mps=max(speed_mps, 1.0))
+    return state
+
+
+def put_vehicle(
+    state: SimState,
+    j: int,
+    x_m: float,
+    lane: int,
+    speed_mps: float,
+    params: SimParams,
+    b: int = 0,
+    desired_mps: float | None = None,
+    headway_s: float = 1.5,
+    politeness: float = 0.0,
+    target_lane: int | None = None,
+    lc_progress: float = 0.0,
+    cooldown_s: float = 0.0,
+) -> None:
+    """Make vehicle j an active traffic vehicle with the given kinematics and driver."""
+    v = state.veh
+    target = lane if target_lane is None else target_lane
+    v[:, b, j] = 0.0
+    v[layout.X_M, b, j] = x_m
+    v[layout.LANE, b, j] = lane
+    v[layout.TARGET_LANE, b, j] = target
+    v[layout.LC_PROGRESS, b, j] = lc_progress
+    if target != lane:
+        s = lc_progress * lc_progress * (3.0 - 2.0 * lc_progress)
+        v[layout.Y_M, b, j] = (lane + (target - lane) * s) * params.lane_width_m
+    else:
+        v[layout.Y_M, b, j] = lane * params.lane_width_m
+    v[layout.SPEED_MPS, b, j] = speed_mps
+    v[layout.LENGTH_M, b, j] = params.vehicle_length_m
+    v[layout.WIDTH_M, b, j] = params.vehicle_width_m
+    v[layout.DESIRED_SPEED_MPS, b, j] = speed_mps if desired_mps is None else desired_mps
+    v[layout.HEADWAY_S, b, j] = headway_s
+    v[layout.POLITENESS, b, j] = politeness
+    v[layout.LC_COOLDOWN_S, b, j] = cooldown_s
+    v[layout.ACTIVE, b, j] = 1.0
+
+
+def neighbour_tables(state: SimState, params: SimParams, b: int = 0):
+    """Leader and follower tables of env b, as the step kernel builds them."""
+    n = state.n_vehicles
+    order = np.arange(n, dtype=np.int64)
+    lead = np.empty((n, params.n_lanes + 1), dtype=np.int64)
+    follow = np.empty((n, params.n_lanes + 1), dtype=np.int64)
+    traffic.build_neighbor_tables(state.veh, b, params.n_lanes, order, lead, follow)
+    return lead, follow
+
+
+def traffic_accel(state: SimState, i: int, params: SimParams, b: int = 0) -> float:
+    """The IDM acceleration the step kernel gives traffic vehicle i."""
+    lead, _ = neighbour_tables(state, params, b)
+    return float(traffic.traffic_accel(state.veh, b, i, params.kernel_params, lead))
+
+
+def mobil_choice(state: SimState, i: int, params: SimParams, b: int = 0) -> int:
+    """MOBIL's lane choice for traffic vehicle i: -1, 0 or +1."""
+    lead, follow = neighbour_tables(state, params, b)
+    return int(
+        traffic.mobil_choice(
+            state.veh, b, i, params.n_lanes, params.kernel_params, lead, follow
+        )
+    )
+
+
+def controls(throttle: float = 0.0, brake: float = 0.0, lane: float = 0.0, n: int = 1):
+    return np.tile(np.array([[throttle, brake, lane]], dtype=np.float64), (n, 1))
+
+
+def random_controls(rng: np.random.Generator, n_steps: int, n_envs: int) -> np.ndarray:
+    """(T, B, 3) uniformly random controls: throttle, brake in [0, 1], lane in {-1, 0, 1}."""
+    c = np.empty((n_steps, n_envs, 3))
+    c[..., 0] = rng.uniform(0.0, 1.0, (n_steps, n_envs))
+    c[..., 1] = rng.uniform(0.0, 1.0, (n_steps, n_envs))
+    c[..., 2] = rng.integers(-1, 2, (n_steps, n_envs))
+    return c
+
+
+@dataclass
+class Rollout:
+    """Everything a rollout produced, stacked over steps (leading axis T)."""
+
+    obs0: np.ndarray
+    obs: list[np.ndarray] = field(default_factory=list)
+    final_obs: list[np.ndarray] = field(default_factory=list)
+    reward: list[np.ndarray] = field(default_factory=list)
+    terms: list[np.ndarray] = field(default_factory=list)
+    events: list[np.ndarray] = field(default_factory=list)
+    controls: list[np.ndarray] = field(default_factory=list)
+    veh: list[np.ndarray] = field(default_factory=list)
+    env: list[np.ndarray] = field(default_factory=list)
+    seeds: list[np.ndarray] = field(default_factory=list)
+
+    def stacked(self, name: str) -> np.ndarray:
+        return np.stack(getattr(self, name))
+
+    def done(self) -> np.ndarray:
+        ev = self.stacked("events")
+        return (ev[..., layout.EV_TERMINATED] > 0.5) | (ev[..., layout.EV_TRUNCATED] > 0.5)
+
+
+def rollout(
+    params: SimParams,
+    seeds: np.ndarray,
+    n_steps: int,
+    fixed_controls: np.ndarray | None = None,
+    policy: str = "fixed",
+    use_supervisor: bool = False,
+    keep_state: bool = True,
+) -> Rollout:
+    """Step envs from episode ``seeds``. ``policy``: "fixed" (use ``fixed_controls[t]``),
+    "heuristic", or "mixed" (heuristic in even slots, fixed controls in odd ones)."""
+    state, obs0 = core.reset(params, seeds)
+    out = Rollout(obs0=obs0)
+    for t in range(n_steps):
+        if policy == "heuristic":
+            c = heuristic_controls(state, params)
+        elif policy == "mixed":
+            c = np.array(fixed_controls[t], dtype=np.float64)
+            h = heuristic_controls(state, params)
+            c[0::2] = h[0::2]
+        else:
+            c = np.array(fixed_controls[t], dtype=np.float64)
+        if use_supervisor:
+            c, _, _ = supervisor.filter(state, c, params)
+        _, r = core.step(state, c, params)
+        out.obs.append(r.obs)
+        out.final_obs.append(r.final_obs)
+        out.reward.append(r.reward)
+        out.terms.append(r.terms)
+        out.events.append(r.events)
+        out.controls.append(c)
+        if keep_state:
+            out.veh.append(state.veh.copy())
+            out.env.append(state.env.copy())
+            out.seeds.append(state.seeds.copy())
+    return out
+
+
+def overlapping_pairs(state: SimState, b: int) -> list[tuple[int, int]]:
+    """Pairs of active vehicles in the same lane whose footprints overlap lengthwise."""
+    idx = np.nonzero(state.active[b])[0]
+    pairs = []
+    for n, i in enumerate(idx):
+        for j in idx[n + 1 :]:
+            if state.lane[b, i] != state.lane[b, j]:
+                continue
+            half = 0.5 * (state.length_m[b, i] + state.length_m[b, j])
+            if abs(state.x_m[b, i] - state.x_m[b, j]) < half:
+                pairs.append((int(i), int(j)))
+    return pairs

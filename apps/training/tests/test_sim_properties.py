@@ -1,0 +1,291 @@
+"""Property tests of the batched simulator: batch independence, determinism, bounds, resets."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from simkit import overlapping_pairs, random_controls, rollout
+
+from car_ai_rl.envs.batch import observation_space
+from car_ai_rl.sim import core, layout
+from car_ai_rl.sim.observation import OBS_DIM
+from car_ai_rl.sim.params import SimParams
+
+SETTINGS = settings(
+    max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow]
+)
+
+
+@st.composite
+def sim_params(draw: st.DrawFn) -> SimParams:
+    """Random but valid scenario parameters, with short episodes now and then so that the
+    time limit and the auto-reset happen inside the rollouts."""
+    return SimParams(
+        n_lanes=draw(st.integers(2, 5)),
+        traffic_density=draw(st.floats(0.0, 40.0)),
+        n_vehicles=draw(st.integers(2, 40)),
+        substeps=draw(st.integers(1, 3)),
+        episode_duration_s=draw(st.sampled_from([2.0, 4.0, 40.0])),
+        lane_change_duration_s=draw(st.sampled_from([1.0, 2.0, 3.0])),
+        mission_change_min_s=draw(st.sampled_from([1.0, 10.0])),
+        mission_change_max_s=25.0,
+        mission_deadline_s=draw(st.sampled_from([1.0, 20.0])),
+    )
+
+
+seeds_st = st.integers(0, 2**62)
+
+
+def _assert_same(a, b, slots_a=None, slots_b=None) -> None:
+    """Two rollouts produced bit-identical outputs (optionally for the given env slots)."""
+    sa = slice(None) if slots_a is None else slots_a
+    sb = slice(None) if slots_b is None else slots_b
+    np.testing.assert_array_equal(a.obs0[sa], b.obs0[sb])
+    for name in ("obs", "reward", "terms", "events", "controls"):
+        np.testing.assert_array_equal(
+            a.stacked(name)[:, sa], b.stacked(name)[:, sb], err_msg=name
+        )
+    done_a = a.done()[:, sa]
+    np.testing.assert_array_equal(done_a, b.done()[:, sb])
+    fa, fb = a.stacked("final_obs")[:, sa], b.stacked("final_obs")[:, sb]
+    np.testing.assert_array_equal(fa[done_a], fb[done_a], err_msg="final_obs")
+    np.testing.assert_array_equal(a.stacked("veh")[:, :, sa], b.stacked("veh")[:, :, sb])
+    np.testing.assert_array_equal(a.stacked("env")[:, :, sa], b.stacked("env")[:, :, sb])
+    np.testing.assert_array_equal(a.stacked("seeds")[:, sa], b.stacked("seeds")[:, sb])
+
+
+# ------------------------------------------------------------------ batch independence
+@SETTINGS
+@given(params=sim_params(), seed=seeds_st, n_envs=st.integers(2, 6), ctl_seed=seeds_st)
+def test_batch_equals_each_env_alone(
+    params: SimParams, seed: int, n_envs: int, ctl_seed: int
+) -> None:
+    n_steps = 30
+    seeds = core.seeds_from_ints(seed % 2**40, n_envs)
+    ctl = random_controls(np.random.default_rng(ctl_seed), n_steps, n_envs)
+    together = rollout(params, seeds, n_steps, ctl, policy="mixed")
+    for b in range(n_envs):
+        alone = rollout(params, seeds[b : b + 1], n_steps, ctl[:, b : b + 1], policy="mixed")
+        _assert_same(together, alone, slots_a=slice(b, b + 1))
+
+
+@pytest.mark.parametrize("seed", [0, 99])
+def test_large_batch_equals_each_env_alone(seed: int) -> None:
+    """Large batches may take a different (threaded) path through the kernels: it must give
+    the same results as stepping each env on its own."""
+    params = SimParams(episode_duration_s=4.0)
+    n_envs, n_steps = 96, 30
+    assert n_envs >= getattr(core, "PARALLEL_MIN_ENVS", 0)
+    seeds = core.seeds_from_ints(seed, n_envs)
+    ctl = random_controls(np.random.default_rng(seed), n_steps, n_envs)
+    together = rollout(params, seeds, n_steps, ctl, policy="mixed", use_supervisor=True)
+    assert together.done().any()
+    for b in range(n_envs):
+        alone = rollout(
+            params, seeds[b : b + 1], n_steps, ctl[:, b : b + 1], policy="mixed",
+            use_supervisor=True,
+        )
+        _assert_same(together, alone, slots_a=slice(b, b + 1))
+
+
+@SETTINGS
+@given(params=sim_params(), seed=seeds_st, n_envs=st.integers(1, 5))
+def test_heuristic_and_supervisor_are_batch_independent(
+    params: SimParams, seed: int, n_envs: int
+) -> None:
+    """The heuristic driver and the supervisor read each env's state only: the controls they
+    give env b do not depend on the other envs in the batch."""
+    n_steps = 30
+    seeds = core.seeds_from_ints(seed % 2**40, n_envs)
+    together = rollout(params, seeds, n_steps, policy="heuristic", use_supervisor=True)
+    for b in range(n_envs):
+        alone = rollout(params, seeds[b : b + 1], n_steps, policy="heuristic", use_supervisor=True)
+        _assert_same(together, alone, slots_a=slice(b, b + 1))
+
+
+@SETTINGS
+@given(
+    params=sim_params(), seed=seeds_st, n_envs=st.integers(2, 6), data=st.data()
+)
+def test_an_episode_seed_gives_the_same_trajectory_in_any_slot(
+    params: SimParams, seed: int, n_envs: int, data: st.DataObject
+) -> None:
+    perm = np.array(data.draw(st.permutations(list(range(n_envs)))))
+    n_steps = 25
+    seeds = core.seeds_from_ints(seed % 2**40, n_envs)
+    ctl = random_controls(np.random.default_rng(seed), n_steps, n_envs)
+    a = rollout(params, seeds, n_steps, ctl)
+    b = rollout(params, seeds[perm], n_steps, ctl[:, perm])
+    _assert_same(a, b, slots_a=perm, slots_b=slice(None))
+
+
+# ------------------------------------------------------------------ determinism
+@SETTINGS
+@given(params=sim_params(), seed=seeds_st, n_envs=st.integers(1, 4))
+def test_seeded_runs_repeat_exactly(params: SimParams, seed: int, n_envs: int) -> None:
+    n_steps = 30
+    seeds = core.seeds_from_ints(seed % 2**40, n_envs)
+    ctl = random_controls(np.random.default_rng(seed), n_steps, n_envs)
+    first = rollout(params, seeds, n_steps, ctl, policy="mixed", use_supervisor=True)
+    second = rollout(params, seeds, n_steps, ctl, policy="mixed", use_supervisor=True)
+    _assert_same(first, second)
+
+
+def test_different_seeds_give_different_episodes() -> None:
+    params = SimParams()
+    state, obs = core.reset(params, core.seeds_from_ints(0, 16))
+    assert len({o.tobytes() for o in obs}) == 16
+    assert len(set(np.round(state.exit_x_m, 6))) == 16
+    x = state.x_m[:, 1:]
+    assert len({row.tobytes() for row in x}) == 16
+
+
+def test_seeds_from_ints_is_a_pure_function() -> None:
+    a = core.seeds_from_ints([5, 6, 7])
+    np.testing.assert_array_equal(a, core.seeds_from_ints(5, 3))
+    assert a.dtype == np.uint64 and len(set(a.tolist())) == 3
+
+
+def test_reset_envs_restarts_only_the_masked_envs() -> None:
+    params = SimParams()
+    seeds = core.seeds_from_ints(10, 4)
+    state, _ = core.reset(params, seeds)
+    for _ in range(5):
+        core.step(state, np.tile([[0.5, 0.0, 0.0]], (4, 1)), params)
+    before = state.copy()
+    new_seeds = core.seeds_from_ints([77])
+    obs = core.reset_envs(state, np.array([False, True, False, False]), new_seeds, params)
+    fresh, fresh_obs = core.reset(params, new_seeds)
+    np.testing.assert_array_equal(state.veh[:, 1], fresh.veh[:, 0])
+    np.testing.assert_array_equal(obs[1], fresh_obs[0])
+    for b in (0, 2, 3):
+        np.testing.assert_array_equal(state.veh[:, b], before.veh[:, b])
+        np.testing.assert_array_equal(state.env[:, b], before.env[:, b])
+
+
+# ------------------------------------------------------------------ bounds
+def _check_state_bounds(params: SimParams, veh: np.ndarray, env: np.ndarray) -> None:
+    assert np.all(np.isfinite(veh)), "non-finite vehicle state"
+    assert np.all(np.isfinite(env)), "non-finite env state"
+    active = veh[layout.ACTIVE] > 0.5
+    speed = veh[layout.SPEED_MPS][active]
+    assert speed.min() >= 0.0, f"negative speed {speed.min()}"
+    assert speed.max() <= params.speed_max_mps, f"speed {speed.max()} above the cap"
+    lane = veh[layout.LANE][active]
+    target = veh[layout.TARGET_LANE][active]
+    assert np.all(lane == np.round(lane)) and np.all(target == np.round(target))
+    assert np.all(np.abs(target - lane) <= 1), "a lane change skips a lane"
+    # traffic never leaves the road; the ego may only reach the ramp (lane n_lanes)
+    traffic = active.copy()
+    traffic[:, 0] = False
+    lane_t, target_t = veh[layout.LANE][traffic], veh[layout.TARGET_LANE][traffic]
+    assert lane_t.min() >= 0 and target_t.max() <= params.n_lanes - 1
+    y_max = (params.n_lanes - 1) * params.lane_width_m
+    y_t = veh[layout.Y_M][traffic]
+    assert y_t.min() >= -1e-9 and y_t.max() <= y_max + 1e-9, "traffic left the road"
+    y_ego = veh[layout.Y_M][:, 0]
+    assert y_ego.min() >= -1e-9 and y_ego.max() <= y_max + params.lane_width_m + 1e-9
+    progress = veh[layout.LC_PROGRESS][active]
+    assert progress.min() >= 0.0 and progress.max() < 1.0
+
+
+@SETTINGS
+@given(params=sim_params(), seed=seeds_st, n_envs=st.integers(1, 8))
+def test_every_value_is_finite_and_within_bounds(
+    params: SimParams, seed: int, n_envs: int
+) -> None:
+    n_steps = 40
+    seeds = core.seeds_from_ints(seed % 2**40, n_envs)
+    ctl = random_controls(np.random.default_rng(seed), n_steps, n_envs)
+    # extreme commands too: flat-out and full braking
+    ctl[5:10, :, :2] = [1.0, 0.0]
+    ctl[20:25, :, :2] = [0.0, 1.0]
+    space = observation_space()
+    for use_supervisor in (False, True):
+        out = rollout(params, seeds, n_steps, ctl, policy="mixed", use_supervisor=use_supervisor)
+        assert out.obs0.dtype == np.float32 and out.obs0.shape == (n_envs, OBS_DIM)
+        for row in out.obs0:
+            assert space.contains(row), row
+        done = out.done()
+        for t in range(n_steps):
+            _check_state_bounds(params, out.veh[t], out.env[t])
+            assert np.all(np.isfinite(out.reward[t])) and np.all(np.isfinite(out.terms[t]))
+            np.testing.assert_allclose(out.terms[t].sum(axis=1), out.reward[t], atol=1e-12)
+            assert np.all(np.isfinite(out.events[t]))
+            for b in range(n_envs):
+                assert space.contains(out.obs[t][b]), out.obs[t][b]
+                if done[t, b]:
+                    assert space.contains(out.final_obs[t][b]), out.final_obs[t][b]
+            ev = out.events[t]
+            speed = ev[:, layout.EV_SPEED_MPS]
+            assert np.all((speed >= 0.0) & (speed <= params.speed_max_mps))
+            # flags are 0/1 and consistent
+            for k in (
+                layout.EV_COLLISION,
+                layout.EV_AT_FAULT,
+                layout.EV_TERMINATED,
+                layout.EV_TRUNCATED,
+            ):
+                assert set(np.unique(ev[:, k])) <= {0.0, 1.0}
+            assert not np.any((ev[:, layout.EV_AT_FAULT] > 0) & (ev[:, layout.EV_COLLISION] == 0))
+            assert not np.any(
+                (ev[:, layout.EV_TERMINATED] > 0) & (ev[:, layout.EV_TRUNCATED] > 0)
+            )
+            assert np.all(ev[ev[:, layout.EV_COLLISION] > 0, layout.EV_TERMINATED] == 1.0)
+
+
+def test_the_time_limit_truncates_at_exactly_max_steps() -> None:
+    params = SimParams(episode_duration_s=3.0, traffic_density=0.0)
+    state, _ = core.reset(params, core.seeds_from_ints(3, 2))
+    for t in range(1, params.max_steps + 1):
+        _, r = core.step(state, np.zeros((2, 3)), params)
+        assert bool(r.truncated.all()) == (t == params.max_steps)
+        assert not r.terminated.any()
+    # after the auto-reset the step counter starts again
+    assert np.all(state.step_count == 0)
+
+
+# ------------------------------------------------------------------ reset
+@SETTINGS
+@given(
+    n_lanes=st.integers(2, 5),
+    density=st.floats(0.0, 40.0),
+    n_vehicles=st.integers(2, 40),
+    seed=seeds_st,
+)
+def test_no_overlap_at_reset(n_lanes: int, density: float, n_vehicles: int, seed: int) -> None:
+    params = SimParams(n_lanes=n_lanes, traffic_density=density, n_vehicles=n_vehicles)
+    n_envs = 8
+    state, obs = core.reset(params, core.seeds_from_ints(seed % 2**40, n_envs))
+    _check_state_bounds(params, state.veh, state.env)
+    for b in range(n_envs):
+        assert overlapping_pairs(state, b) == [], f"overlap at reset in env {b}"
+        assert state.active[b, 0], "the ego is always active"
+    # the ego starts in a lane, at rest laterally, with a pending mission
+    assert np.all(state.target_lane[:, 0] == state.lane[:, 0])
+    assert np.all(state.mission_status == layout.PENDING)
+    # nobody collides during the first step of a calm drive
+    _, r = core.step(state, np.tile([[0.2, 0.0, 0.0]], (n_envs, 1)), params)
+    assert not np.any(r.event("collision") > 0.5)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="scenario.reset_env spaces vehicles by half a segment with no minimum of one "
+    "vehicle length: dense traffic (valid traffic_density up to 200) or long vehicles overlap",
+)
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {"n_lanes": 2, "traffic_density": 200.0, "n_vehicles": 256},
+        {"n_lanes": 5, "traffic_density": 200.0, "n_vehicles": 256},
+        {"n_lanes": 3, "traffic_density": 40.0, "n_vehicles": 60, "vehicle_length_m": 12.0},
+    ],
+)
+def test_no_overlap_at_reset_in_dense_valid_configs(changes: dict) -> None:
+    params = SimParams(**changes)
+    state, _ = core.reset(params, core.seeds_from_ints(0, 8))
+    bad = {b: overlapping_pairs(state, b) for b in range(8)}
+    assert all(not pairs for pairs in bad.values()), bad
