@@ -160,9 +160,11 @@ def rollout(
     policy: str = "fixed",
     use_supervisor: bool = False,
     keep_state: bool = True,
+    heuristic_mask: np.ndarray | None = None,
 ) -> Rollout:
     """Step envs from episode ``seeds``. ``policy``: "fixed" (use ``fixed_controls[t]``),
-    "heuristic", or "mixed" (heuristic in even slots, fixed controls in odd ones)."""
+    "heuristic", or "mixed" (heuristic where ``heuristic_mask`` is true, default: even
+    slots; fixed controls elsewhere)."""
     state, obs0 = core.reset(params, seeds)
     out = Rollout(obs0=obs0)
     for t in range(n_steps):
@@ -171,7 +173,10 @@ def rollout(
         elif policy == "mixed":
             c = np.array(fixed_controls[t], dtype=np.float64)
             h = heuristic_controls(state, params)
-            c[0::2] = h[0::2]
+            mask = heuristic_mask
+            if mask is None:
+                mask = np.arange(len(seeds)) % 2 == 0
+            c[mask] = h[mask]
         else:
             c = np.array(fixed_controls[t], dtype=np.float64)
         if use_supervisor:

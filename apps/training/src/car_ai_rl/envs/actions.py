@@ -45,14 +45,14 @@ def decode_actions(actions: np.ndarray, mode: str, n_envs: int) -> np.ndarray:
     """Controls (B, 3) from a batch of actions; bad actions raise ValueError naming 'action'."""
     if mode == "discrete":
         a = np.asarray(actions)
-        if a.shape not in ((n_envs,), (n_envs, 1)):
+        if a.size != n_envs or a.ndim > 2:
             raise ValueError(f"action: expected {n_envs} discrete actions, got shape {a.shape}")
         a = a.reshape(n_envs)
-        if not np.issubdtype(a.dtype, np.integer):
-            if not np.all(np.isfinite(a)) or np.any(a != np.round(a)):
+        if a.dtype.kind not in "iu":
+            if not np.isfinite(a).all() or (a != np.round(a)).any():
                 raise ValueError(f"action: discrete actions must be integers, got {a}")
             a = a.astype(np.int64)
-        if np.any(a < 0) or np.any(a >= N_DISCRETE_ACTIONS):
+        if a.min() < 0 or a.max() >= N_DISCRETE_ACTIONS:
             raise ValueError(f"action: must be in [0, {N_DISCRETE_ACTIONS - 1}], got {a}")
         return DISCRETE_CONTROLS[a]
     a = np.asarray(actions, dtype=np.float64).reshape(n_envs, -1)

@@ -7,7 +7,7 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 
-from car_ai_rl.envs.batch import BatchedSim, info_for, make_params
+from car_ai_rl.envs.batch import BatchedSim, infos_for, make_params
 from car_ai_rl.envs.render import render_frame
 from car_ai_rl.sim import core
 from car_ai_rl.sim.params import SimParams
@@ -59,7 +59,7 @@ class HighwayMissionEnv(gym.Env):
         terminated, truncated = bool(r.terminated[0]), bool(r.truncated[0])
         obs = r.final_obs[0] if (terminated or truncated) else r.obs[0]
         self._last_collision = bool(r.event("collision")[0] > 0.5)
-        return obs, float(r.reward[0]), terminated, truncated, info_for(step, 0)
+        return obs, float(r.reward[0]), terminated, truncated, infos_for(step)[0]
 
     def set_mission(self, kind: str, **targets: Any) -> None:
         """Change the mission now (``kind``: cruise, lane or exit); see ``core.set_mission``."""

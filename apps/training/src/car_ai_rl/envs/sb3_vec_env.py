@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 from stable_baselines3.common.vec_env.base_vec_env import VecEnv
 
-from car_ai_rl.envs.batch import BatchedSim, info_for, make_params
+from car_ai_rl.envs.batch import BatchedSim, infos_for, make_params
 from car_ai_rl.sim import core
 from car_ai_rl.sim.params import SimParams
 
@@ -49,7 +49,7 @@ class HighwayMissionVecEnv(VecEnv):
         self.last_step = step
         r = step.result
         done = r.done
-        infos = [info_for(step, b) for b in range(self.num_envs)]
+        infos = infos_for(step)
         for b in np.nonzero(done)[0]:
             infos[b]["terminal_observation"] = r.final_obs[b]
             infos[b]["TimeLimit.truncated"] = bool(r.truncated[b] and not r.terminated[b])

@@ -1,0 +1,1 @@
+"""Rollout episodes: batched deterministic rollouts, per-step traces, summaries and GIFs."""

@@ -10,6 +10,7 @@ import math
 
 from car_ai_rl.safety.checks import lane_change_safe
 from car_ai_rl.sim.jit import kernel
+from car_ai_rl.sim.kernel_params import unpack_params
 from car_ai_rl.sim.layout import (
     BRAKE,
     CRUISE,
@@ -174,6 +175,7 @@ def heuristic_env(veh, env, b, out, p):
 
 
 @kernel
-def heuristic_batch(veh, env, p, out):
+def heuristic_batch(veh, env, pv, out):
+    p = unpack_params(pv)
     for b in range(veh.shape[1]):
         heuristic_env(veh, env, b, out, p)

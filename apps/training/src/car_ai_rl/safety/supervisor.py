@@ -22,6 +22,7 @@ from car_ai_rl.safety.checks import (
     lane_change_safe,
 )
 from car_ai_rl.sim.jit import kernel
+from car_ai_rl.sim.kernel_params import unpack_params
 from car_ai_rl.sim.layout import BRAKE, LANE, LANE_REQUEST, TARGET_LANE, THROTTLE, X_M
 from car_ai_rl.sim.observation import ramp_available
 from car_ai_rl.sim.params import SimParams
@@ -102,7 +103,8 @@ def filter_env(veh, env, b, controls, out, p):
 
 
 @kernel
-def filter_batch(veh, env, controls, p, out, reasons):
+def filter_batch(veh, env, controls, pv, out, reasons):
+    p = unpack_params(pv)
     for b in range(veh.shape[1]):
         reasons[b] = filter_env(veh, env, b, controls, out, p)
 
@@ -114,5 +116,5 @@ def filter(  # noqa: A001 - the supervisor's public name
     controls = np.asarray(controls, dtype=np.float64)
     out = np.empty_like(controls)
     reasons = np.zeros(state.n_envs, dtype=np.int64)
-    filter_batch(state.veh, state.env, controls, params.kernel_params, out, reasons)
+    filter_batch(state.veh, state.env, controls, params.kernel_vector, out, reasons)
     return out, reasons != 0, reasons

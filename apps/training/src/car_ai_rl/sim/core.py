@@ -82,7 +82,7 @@ def reset(params: SimParams, seeds: np.ndarray) -> tuple[SimState, np.ndarray]:
     state.seeds[:] = seeds
     obs = np.zeros((len(seeds), OBS_DIM))
     reset_batch(
-        state.veh, state.env, state.seeds, np.ones(len(seeds), bool), params.kernel_params, obs
+        state.veh, state.env, state.seeds, np.ones(len(seeds), bool), params.kernel_vector, obs
     )
     return state, obs.astype(np.float32)
 
@@ -94,7 +94,7 @@ def reset_envs(
     mask = np.asarray(mask, dtype=bool)
     state.seeds[mask] = np.asarray(seeds, dtype=np.uint64)
     obs = np.zeros((state.n_envs, OBS_DIM))
-    reset_batch(state.veh, state.env, state.seeds, mask, params.kernel_params, obs)
+    reset_batch(state.veh, state.env, state.seeds, mask, params.kernel_vector, obs)
     return obs.astype(np.float32)
 
 
@@ -115,7 +115,7 @@ def step(
         state.env,
         state.seeds,
         controls,
-        params.kernel_params,
+        params.kernel_vector,
         buf.obs64,
         buf.final_obs64,
         buf.reward,
@@ -169,6 +169,6 @@ def set_mission(
         elif state.exit_x_m[b] + 0.5 * params.exit_ramp_length_m < x_ego:
             state.exit_x_m[b] += params.exit_spacing_min_m
     kind_code = layout.MISSION_KIND_NAMES.index(kind)
-    apply_mission(state.veh, state.env, b, kind_code, speed, lane, params.kernel_params)
+    apply_mission(state.veh, state.env, b, kind_code, speed, lane, params.kernel_vector)
     step_now = int(state.env[layout.STEP, b])
-    schedule_change(state.env, b, state.seeds[b], step_now + 7_919, params.kernel_params)
+    schedule_change(state.env, b, state.seeds[b], step_now + 7_919, params.kernel_vector)

@@ -173,6 +173,13 @@ class SimParams:
                 values[name] = int(value) if isinstance(value, bool | int) else float(value)
         return KernelParams(**values)
 
+    @functools.cached_property
+    def kernel_vector(self):
+        """``kernel_params`` as one float64 vector: what the batch kernels take."""
+        from car_ai_rl.sim.kernel_params import params_vector
+
+        return params_vector(self.kernel_params)
+
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
 

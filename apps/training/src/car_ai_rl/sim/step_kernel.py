@@ -12,6 +12,7 @@ from car_ai_rl.sim.dynamics import (
     ego_collision,
 )
 from car_ai_rl.sim.jit import kernel, parallel_kernel, prange
+from car_ai_rl.sim.kernel_params import unpack_params
 from car_ai_rl.sim.layout import (
     ACTIVE,
     BRAKE,
@@ -252,15 +253,16 @@ def step_range(veh, env, seeds, controls, p, obs, final_obs, rewards, terms, eve
 
 
 @kernel
-def step_batch(veh, env, seeds, controls, p, obs, final_obs, rewards, terms, events):
-    """Step every env, one after the other."""
+def step_batch(veh, env, seeds, controls, pv, obs, final_obs, rewards, terms, events):
+    """Step every env, one after the other (``pv``: params in vector form)."""
+    p = unpack_params(pv)
     step_range(
         veh, env, seeds, controls, p, obs, final_obs, rewards, terms, events, 0, veh.shape[1]
     )
 
 
 @parallel_kernel
-def step_batch_parallel(veh, env, seeds, controls, p, obs, final_obs, rewards, terms, events):
+def step_batch_parallel(veh, env, seeds, controls, pv, obs, final_obs, rewards, terms, events):
     """Step every env in chunks spread over the CPU cores (envs are independent: identical
     results to ``step_batch``)."""
     n_envs = veh.shape[1]
@@ -270,12 +272,14 @@ def step_batch_parallel(veh, env, seeds, controls, p, obs, final_obs, rewards, t
         lo = c * size
         hi = min(n_envs, lo + size)
         if lo < hi:
+            p = unpack_params(pv)  # per chunk: a parfor body cannot capture a NamedTuple
             step_range(veh, env, seeds, controls, p, obs, final_obs, rewards, terms, events, lo, hi)
 
 
 @kernel
-def reset_batch(veh, env, seeds, mask, p, obs):
+def reset_batch(veh, env, seeds, mask, pv, obs):
     """Reset the envs where ``mask`` is true from their seeds, writing their observations."""
+    p = unpack_params(pv)
     for b in range(veh.shape[1]):
         if mask[b]:
             reset_env(veh, env, seeds, b, p)

@@ -150,6 +150,8 @@ def train(
     log_dir = Path(log_dir)
     prepare_log_dir(log_dir)
     torch.set_num_threads(config.torch_threads)
+    # SB3 builds a distribution object per step; checking its arguments every time is pure cost
+    torch.distributions.Distribution.set_default_validate_args(False)
     target_params = config.sim_params()
     start_params = params_at(0.0, target_params, config.curriculum)
     env = HighwayMissionVecEnv(

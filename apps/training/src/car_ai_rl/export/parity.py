@@ -1,0 +1,130 @@
+"""Parity of the exported graph with SB3 ``predict(deterministic=True)`` on real observations.
+
+Observations come from rollouts of the heuristic driver and of the model itself under the
+simulator, on fixed seeds. Discrete actions must be identical; continuous controls and raw
+actions must agree within ``tolerance``. A lane request whose SB3 action lies within the
+tolerance of a lane threshold (+-0.5) may round either way and is counted, not failed.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from car_ai_rl.envs.actions import DISCRETE_CONTROLS, LANE_THRESHOLD, decode_actions
+from car_ai_rl.policies.base import Policy
+from car_ai_rl.policies.heuristic_policy import HeuristicPolicy
+from car_ai_rl.sim import core
+from car_ai_rl.sim.params import SimParams
+
+TOLERANCE = 1e-5
+ROLLOUT_ENVS = 64
+PARITY_SEED = 90_000_000
+CHUNK = 4096
+
+
+@dataclass(frozen=True)
+class ParityReport:
+    n_obs: int
+    action_mode: str
+    action_mismatches: int  # discrete: differing actions; continuous: beyond tolerance
+    max_action_error: float
+    max_controls_error: float  # over the non-boundary rows
+    boundary_cases: int
+    tolerance: float = TOLERANCE
+
+    @property
+    def ok(self) -> bool:
+        return self.action_mismatches == 0 and self.max_controls_error <= self.tolerance
+
+    def describe(self) -> str:
+        text = (
+            f"{self.n_obs} observations: {self.action_mismatches} action mismatches, "
+            f"max |action error| {self.max_action_error:.3g}, "
+            f"max |controls error| {self.max_controls_error:.3g} (tolerance {self.tolerance:g})"
+        )
+        if self.boundary_cases:
+            text += f", {self.boundary_cases} lane requests at a threshold"
+        return text
+
+
+def collect_observations(
+    drivers: list[Policy], params: SimParams, n_obs: int, seed: int = PARITY_SEED
+) -> np.ndarray:
+    """At least ``n_obs`` observations, split evenly between ``drivers`` driving the sim."""
+    per_driver = math.ceil(n_obs / len(drivers))
+    chunks = []
+    for k, driver in enumerate(drivers):
+        seeds = core.seeds_from_ints(seed + k * ROLLOUT_ENVS * 1000, ROLLOUT_ENVS)
+        state, obs = core.reset(params, seeds)
+        buffers = core.StepBuffers(ROLLOUT_ENVS)
+        rows = 0
+        while rows < per_driver:
+            chunks.append(obs)
+            rows += len(obs)
+            controls = driver.act(obs, state, params)
+            state, result = core.step(state, controls, params, buffers)
+            obs = result.obs
+    return np.concatenate(chunks)
+
+
+def sb3_actions(model: Any, obs: np.ndarray) -> np.ndarray:
+    parts = [
+        model.predict(obs[i : i + CHUNK], deterministic=True)[0] for i in range(0, len(obs), CHUNK)
+    ]
+    return np.concatenate(parts)
+
+
+def compare(
+    obs: np.ndarray,
+    reference_actions: np.ndarray,
+    onnx_controls: np.ndarray,
+    onnx_actions: np.ndarray,
+    action_mode: str,
+    tolerance: float = TOLERANCE,
+) -> ParityReport:
+    n = len(obs)
+    if action_mode == "discrete":
+        ref = np.asarray(reference_actions).reshape(n).astype(np.int64)
+        got = np.asarray(onnx_actions).reshape(n)
+        mismatches = int(np.count_nonzero(got != ref))
+        controls_err = np.abs(onnx_controls.astype(np.float64) - DISCRETE_CONTROLS[ref])
+        return ParityReport(
+            n_obs=n,
+            action_mode=action_mode,
+            action_mismatches=mismatches,
+            max_action_error=float(mismatches > 0),
+            max_controls_error=float(controls_err.max(initial=0.0)),
+            boundary_cases=0,
+            tolerance=tolerance,
+        )
+    ref = np.asarray(reference_actions, dtype=np.float64).reshape(n, 3)
+    action_err = np.abs(np.asarray(onnx_actions, dtype=np.float64) - ref)
+    ref_controls = decode_actions(ref, "continuous", n)
+    controls_err = np.abs(onnx_controls.astype(np.float64) - ref_controls)
+    lane_differs = controls_err[:, 2] > tolerance
+    at_threshold = np.abs(np.abs(ref[:, 2]) - LANE_THRESHOLD) <= tolerance
+    boundary = lane_differs & at_threshold
+    controls_err[boundary, 2] = 0.0
+    return ParityReport(
+        n_obs=n,
+        action_mode=action_mode,
+        action_mismatches=int(np.count_nonzero(action_err.max(axis=1) > tolerance)),
+        max_action_error=float(action_err.max(initial=0.0)),
+        max_controls_error=float(controls_err.max(initial=0.0)),
+        boundary_cases=int(np.count_nonzero(boundary)),
+        tolerance=tolerance,
+    )
+
+
+def check_parity(
+    model: Any, model_policy: Policy, session: Any, params: SimParams, n_obs: int
+) -> ParityReport:
+    """Roll out the heuristic and the model, then compare onnxruntime with SB3 on every obs."""
+    obs = collect_observations([HeuristicPolicy(), model_policy], params, n_obs)
+    reference = sb3_actions(model, obs)
+    controls, actions = session.run(["controls", "action"], {"obs": obs})
+    return compare(obs, reference, controls, actions, model_policy.action_mode or "discrete")
