@@ -8,6 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
+import pytest
 
 from car_ai_rl.policies.heuristic import heuristic_controls
 from car_ai_rl.safety import supervisor
@@ -16,6 +17,16 @@ from car_ai_rl.sim.params import SimParams
 from car_ai_rl.sim.state import SimState
 
 FAR_EXIT_M = 50_000.0
+
+# core.set_mission passes ``params.kernel_vector`` (the flat float64 vector the batch entry
+# points take) to ``missions.apply_mission`` and ``missions.schedule_change``, inner kernels
+# that read ``p.n_lanes`` etc. from a KernelParams tuple: every call fails in Numba typing.
+# Remove this marker from the tests that use it once set_mission is fixed.
+set_mission_bug = pytest.mark.xfail(
+    strict=True,
+    reason="core.set_mission passes params.kernel_vector to apply_mission/schedule_change, "
+    "which expect KernelParams: numba TypingError on every call",
+)
 
 
 def quiet_params(**changes: object) -> SimParams:
@@ -48,8 +59,56 @@ def lone_ego(
     v[layout.LC_PROGRESS, 0, 0] = 0.0
     v[layout.SPEED_MPS, 0, 0] = speed_mps
     state.exit_x_m[0] = exit_x_m
-    core.set_mission(state, 0, params, "cruise", target_speed_mps=max(speed_mps, 1.0))
+    give_mission(state, params, "cruise", target_speed_mps=max(speed_mps, 1.0))
     return state
+
+
+NEVER_STEP = float(1 << 40)
+
+
+def give_mission(
+    state: SimState,
+    params: SimParams,
+    kind: str,
+    target_speed_mps: float | None = None,
+    target_lane: int | None = None,
+    exit_distance_m: float | None = None,
+    b: int = 0,
+) -> None:
+    """Make a pending mission for env b by writing the mission fields directly.
+
+    The scenes of the physics and mission-rule tests use this rather than ``core.set_mission``
+    so that they do not depend on the API the set_mission tests check. Semantics as documented
+    in ``sim.missions``: the deadline is mission_deadline_s from now (none for an exit), an exit
+    mission targets the rightmost lane, and no random change follows.
+    """
+    e, v = state.env, state.veh
+    kind_code = layout.MISSION_KIND_NAMES.index(kind)
+    step = e[layout.STEP, b]
+    if target_speed_mps is not None:
+        e[layout.TARGET_SPEED_MPS, b] = target_speed_mps
+    v[layout.DESIRED_SPEED_MPS, b, 0] = e[layout.TARGET_SPEED_MPS, b]
+    e[layout.MISSION_KIND, b] = kind_code
+    if kind == "lane":
+        assert target_lane is not None
+        e[layout.MISSION_TARGET_LANE, b] = target_lane
+    elif kind == "exit":
+        e[layout.MISSION_TARGET_LANE, b] = params.n_lanes - 1
+        if exit_distance_m is not None:
+            e[layout.EXIT_X_M, b] = v[layout.X_M, b, 0] + exit_distance_m
+    else:
+        e[layout.MISSION_TARGET_LANE, b] = -1.0
+    e[layout.MISSION_START_STEP, b] = step
+    if kind == "exit":
+        e[layout.MISSION_DEADLINE_STEP, b] = NEVER_STEP
+    else:
+        e[layout.MISSION_DEADLINE_STEP, b] = step + round(
+            params.mission_deadline_s * params.decision_hz
+        )
+    e[layout.MISSION_HOLD_S, b] = 0.0
+    e[layout.MISSION_STATUS, b] = layout.PENDING
+    e[layout.MISSION_ID, b] += 1.0
+    e[layout.NEXT_CHANGE_STEP, b] = NEVER_STEP
 
 
 def put_vehicle(
@@ -110,9 +169,7 @@ def mobil_choice(state: SimState, i: int, params: SimParams, b: int = 0) -> int:
     """MOBIL's lane choice for traffic vehicle i: -1, 0 or +1."""
     lead, follow = neighbour_tables(state, params, b)
     return int(
-        traffic.mobil_choice(
-            state.veh, b, i, params.n_lanes, params.kernel_params, lead, follow
-        )
+        traffic.mobil_choice(state.veh, b, i, params.n_lanes, params.kernel_params, lead, follow)
     )
 
 

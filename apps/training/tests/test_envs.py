@@ -7,7 +7,7 @@ import warnings
 import gymnasium as gym
 import numpy as np
 import pytest
-from simkit import put_vehicle
+from simkit import put_vehicle, set_mission_bug
 
 import car_ai_rl.envs  # noqa: F401 - registers the env id
 from car_ai_rl.envs import ENV_ID
@@ -106,7 +106,11 @@ def test_both_action_modes_decode_to_the_same_controls() -> None:
     from_discrete = decode_actions(np.arange(n), "discrete", n)
     np.testing.assert_array_equal(from_discrete, DISCRETE_CONTROLS)
     box = np.column_stack(
-        [2.0 * DISCRETE_CONTROLS[:, 0] - 1.0, 2.0 * DISCRETE_CONTROLS[:, 1] - 1.0, DISCRETE_CONTROLS[:, 2]]
+        [
+            2.0 * DISCRETE_CONTROLS[:, 0] - 1.0,
+            2.0 * DISCRETE_CONTROLS[:, 1] - 1.0,
+            DISCRETE_CONTROLS[:, 2],
+        ]
     )
     np.testing.assert_allclose(decode_actions(box, "continuous", n), DISCRETE_CONTROLS)
     np.testing.assert_array_equal(encode_discrete(DISCRETE_CONTROLS), np.arange(n))
@@ -238,6 +242,7 @@ def test_supervised_env_intervenes_and_reports_it() -> None:
     assert "lane_limit" in seen
 
 
+@set_mission_bug
 def test_env_set_mission() -> None:
     env = HighwayMissionEnv()
     env.reset(seed=3)
@@ -251,6 +256,25 @@ def test_env_set_mission() -> None:
     assert obs[F["target_speed"]] == pytest.approx(22.0 / 40.0)
     with pytest.raises(UserError, match="target_lane"):
         env.set_mission("lane", target_lane=7)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "field"),
+    [
+        ({"kind": "teleport"}, "kind"),
+        ({"kind": "lane", "target_lane": 7}, "target_lane"),
+        ({"kind": "cruise", "target_speed_mps": float("nan")}, "target_speed_mps"),
+    ],
+)
+def test_env_set_mission_rejects_bad_arguments(kwargs: dict, field: str) -> None:
+    env = HighwayMissionEnv()
+    env.reset(seed=3)
+    with pytest.raises(UserError, match=f"^{field}"):
+        env.set_mission(**kwargs)
+    vec = HighwayMissionVecEnv(2)
+    vec.reset()
+    with pytest.raises(UserError, match=f"^{field}"):
+        vec.env_method("set_mission", **kwargs, indices=[0])
 
 
 def test_render_draws_the_ego_in_green() -> None:
@@ -362,7 +386,7 @@ def test_sb3_vec_env_marks_a_collision_as_not_truncated() -> None:
     assert infos[1]["terminal_observation"].shape == (OBS_DIM,)
 
 
-def test_sb3_vec_env_seeding_and_set_mission() -> None:
+def test_sb3_vec_env_seeding() -> None:
     a = HighwayMissionVecEnv(3, seed=0)
     b = HighwayMissionVecEnv(3, seed=0)
     a.seed(11)
@@ -370,6 +394,12 @@ def test_sb3_vec_env_seeding_and_set_mission() -> None:
     np.testing.assert_array_equal(a.reset(), b.reset())
     b.seed(12)
     assert not np.array_equal(a.reset(), b.reset())
+
+
+@set_mission_bug
+def test_sb3_vec_env_set_mission() -> None:
+    a = HighwayMissionVecEnv(3, seed=0)
+    a.reset()
     a.env_method("set_mission", "lane", target_lane=0, indices=[1])
     assert a.sim.state.mission_kind[1] == layout.LANE_MISSION
     assert a.sim.state.mission_target_lane[1] == 0

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from simkit import lone_ego, put_vehicle, quiet_params
+from simkit import give_mission, lone_ego, put_vehicle, quiet_params
 
 from car_ai_rl.policies.heuristic import heuristic_controls
 from car_ai_rl.sim import core, layout
@@ -37,7 +37,7 @@ def test_heuristic_controls_are_valid_controls() -> None:
 def test_heuristic_takes_the_exit_on_an_empty_road(start_lane: int) -> None:
     p = quiet_params()
     state = lone_ego(p, lane=start_lane, speed_mps=25.0)
-    core.set_mission(state, 0, p, "exit", exit_distance_m=400.0, target_speed_mps=25.0)
+    give_mission(state, p, "exit", exit_distance_m=400.0, target_speed_mps=25.0)
     _, r = _drive(state, p, 200)
     assert r.terminated[0] and r.event("exited")[0] == 1.0
     assert r.event("mission_success")[0] == 1.0
@@ -47,7 +47,7 @@ def test_heuristic_takes_the_exit_on_an_empty_road(start_lane: int) -> None:
 def test_heuristic_completes_a_lane_mission_on_an_empty_road(start_lane: int, target: int) -> None:
     p = quiet_params()
     state = lone_ego(p, lane=start_lane, speed_mps=25.0)
-    core.set_mission(state, 0, p, "lane", target_lane=target)
+    give_mission(state, p, "lane", target_lane=target)
     t, r = _drive(state, p, 200)
     assert r.event("mission_success")[0] == 1.0 and not r.done[0]
     lc_steps = round(p.lane_change_duration_s * p.decision_hz)
@@ -60,7 +60,7 @@ def test_heuristic_completes_a_lane_mission_on_an_empty_road(start_lane: int, ta
 def test_heuristic_reaches_and_holds_the_cruise_speed(target_speed: float) -> None:
     p = quiet_params()
     state = lone_ego(p, lane=1, speed_mps=25.0)
-    core.set_mission(state, 0, p, "cruise", target_speed_mps=target_speed)
+    give_mission(state, p, "cruise", target_speed_mps=target_speed)
     _, r = _drive(state, p, 150)
     assert r.event("mission_success")[0] == 1.0
     assert abs(state.speed_mps[0, 0] - target_speed) <= p.cruise_tolerance_mps
@@ -70,7 +70,7 @@ def test_heuristic_slows_behind_a_slow_car_it_cannot_pass() -> None:
     """Boxed in (slow car ahead, cars alongside on both sides): it follows, it does not hit."""
     p = quiet_params(n_vehicles=4)
     state = lone_ego(p, lane=1, speed_mps=28.0)
-    core.set_mission(state, 0, p, "cruise", target_speed_mps=30.0)
+    give_mission(state, p, "cruise", target_speed_mps=30.0)
     put_vehicle(state, 1, 40.0, 1, 15.0, p, desired_mps=15.0, cooldown_s=1e9)
     put_vehicle(state, 2, 0.0, 0, 15.0, p, desired_mps=15.0, cooldown_s=1e9)
     put_vehicle(state, 3, 0.0, 2, 15.0, p, desired_mps=15.0, cooldown_s=1e9)

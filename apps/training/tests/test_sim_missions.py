@@ -6,7 +6,14 @@ import math
 
 import numpy as np
 import pytest
-from simkit import controls, lone_ego, put_vehicle, quiet_params
+from simkit import (
+    controls,
+    give_mission,
+    lone_ego,
+    put_vehicle,
+    quiet_params,
+    set_mission_bug,
+)
 
 from car_ai_rl.errors import UserError
 from car_ai_rl.sim import core, layout
@@ -25,6 +32,7 @@ def _kind_one_hot(obs_row: np.ndarray) -> tuple[float, float, float]:
 
 
 # ------------------------------------------------------------------ set_mission
+@set_mission_bug
 def test_set_mission_changes_the_mission_immediately() -> None:
     params = SimParams()
     n = 3
@@ -72,6 +80,7 @@ def test_set_mission_changes_the_mission_immediately() -> None:
     assert r.obs[1, F["target_speed"]] == pytest.approx(24.0 / 40.0)
 
 
+@set_mission_bug
 def test_set_mission_restarts_a_resolved_mission() -> None:
     p = quiet_params()
     state = lone_ego(p, lane=1, speed_mps=25.0)
@@ -83,6 +92,20 @@ def test_set_mission_restarts_a_resolved_mission() -> None:
     assert state.mission_status[0] == layout.PENDING
     _, r = core.step(state, controls(), p)
     assert r.obs[0, F["mission_hold"]] == 0.0
+
+
+@set_mission_bug
+def test_an_exit_mission_without_a_distance_uses_the_next_exit_ahead() -> None:
+    p = quiet_params()
+    state = lone_ego(p, lane=0, speed_mps=25.0)
+    state.exit_x_m[0] = 400.0
+    core.set_mission(state, 0, p, "exit")
+    assert state.exit_x_m[0] == 400.0  # still ahead: kept
+    assert state.mission_kind[0] == layout.EXIT
+    assert state.mission_target_lane[0] == p.n_lanes - 1
+    state.exit_x_m[0] = -500.0  # already passed: the next one
+    core.set_mission(state, 0, p, "exit")
+    assert state.exit_x_m[0] > state.x_m[0, 0]
 
 
 @pytest.mark.parametrize(
@@ -116,7 +139,7 @@ def test_bad_set_mission_arguments_name_the_field(kwargs: dict, field: str) -> N
 def _exit_scene(distance_m: float = 100.0, speed: float = 25.0):
     p = quiet_params()
     state = lone_ego(p, lane=p.n_lanes - 1, speed_mps=speed)
-    core.set_mission(state, 0, p, "exit", exit_distance_m=distance_m, target_speed_mps=speed)
+    give_mission(state, p, "exit", exit_distance_m=distance_m, target_speed_mps=speed)
     return state, p
 
 
@@ -204,7 +227,7 @@ def test_leaving_on_the_ramp_during_a_cruise_mission_fails_it() -> None:
 def test_an_exit_mission_still_pending_at_the_time_limit_fails() -> None:
     p = quiet_params(episode_duration_s=6.0)
     state = lone_ego(p, lane=0, speed_mps=20.0)
-    core.set_mission(state, 0, p, "exit", exit_distance_m=2000.0)
+    give_mission(state, p, "exit", exit_distance_m=2000.0)
     for t in range(1, p.max_steps + 1):
         _, r = core.step(state, controls(), p)
         assert bool(r.truncated[0]) == (t == p.max_steps)
@@ -218,12 +241,13 @@ def test_a_lane_mission_succeeds_after_reaching_and_holding_the_lane(
 ) -> None:
     p = quiet_params(n_lanes=4)
     state = lone_ego(p, lane=start, speed_mps=25.0)
-    core.set_mission(state, 0, p, "lane", target_lane=target)
+    give_mission(state, p, "lane", target_lane=target)
     direction = 1.0 if target > start else -1.0
     lc_steps = round(p.lane_change_duration_s * p.decision_hz)
     hold_steps = round(p.lane_hold_s * p.decision_hz)
     expected = abs(target - start) * lc_steps + hold_steps - 1
     progress_terms = []
+    succeeded_at = None
     for t in range(1, 200):
         changing = state.target_lane[0, 0] != state.lane[0, 0]
         request = direction if (not changing and state.lane[0, 0] != target) else 0.0
@@ -231,8 +255,9 @@ def test_a_lane_mission_succeeds_after_reaching_and_holding_the_lane(
         assert not r.done[0]
         progress_terms.append(r.term("progress")[0])
         if r.event("mission_success")[0]:
+            succeeded_at = t
             break
-    assert t == expected, f"lane mission succeeded at step {t}, expected {expected}"
+    assert succeeded_at == expected, f"succeeded at step {succeeded_at}, expected {expected}"
     assert state.lane[0, 0] == target
     assert state.mission_status[0] == layout.SUCCEEDED
     assert r.term("mission_success")[0] == p.reward.mission_success
@@ -246,7 +271,7 @@ def test_a_lane_mission_succeeds_after_reaching_and_holding_the_lane(
 def test_leaving_the_target_lane_before_the_hold_resets_the_hold() -> None:
     p = quiet_params(lane_hold_s=1.0)
     state = lone_ego(p, lane=1, speed_mps=25.0)
-    core.set_mission(state, 0, p, "lane", target_lane=1)
+    give_mission(state, p, "lane", target_lane=1)
     core.step(state, controls(), p)
     assert state.env[layout.MISSION_HOLD_S, 0] == pytest.approx(p.dt_s)
     _, r = core.step(state, controls(lane=1.0), p)  # a change away starts: not holding
@@ -257,7 +282,7 @@ def test_leaving_the_target_lane_before_the_hold_resets_the_hold() -> None:
 def test_a_lane_mission_fails_at_its_deadline() -> None:
     p = quiet_params()
     state = lone_ego(p, lane=0, speed_mps=25.0)
-    core.set_mission(state, 0, p, "lane", target_lane=2)
+    give_mission(state, p, "lane", target_lane=2)
     deadline_steps = round(p.mission_deadline_s * p.decision_hz)
     for t in range(1, deadline_steps + 1):
         _, r = core.step(state, controls(), p)
@@ -269,7 +294,7 @@ def test_a_lane_mission_fails_at_its_deadline() -> None:
 def test_a_cruise_mission_succeeds_after_holding_the_target_speed() -> None:
     p = quiet_params()
     state = lone_ego(p, lane=1, speed_mps=25.0)
-    core.set_mission(state, 0, p, "cruise", target_speed_mps=25.0 + 0.5 * p.cruise_tolerance_mps)
+    give_mission(state, p, "cruise", target_speed_mps=25.0 + 0.5 * p.cruise_tolerance_mps)
     hold_steps = round(p.cruise_hold_s * p.decision_hz)
     for t in range(1, hold_steps + 1):
         _, r = core.step(state, controls(), p)
@@ -279,9 +304,9 @@ def test_a_cruise_mission_succeeds_after_holding_the_target_speed() -> None:
 def test_a_cruise_mission_outside_the_tolerance_does_not_succeed() -> None:
     p = quiet_params()
     state = lone_ego(p, lane=1, speed_mps=20.0)
-    core.set_mission(state, 0, p, "cruise", target_speed_mps=20.0 + 2.0 * p.cruise_tolerance_mps)
+    give_mission(state, p, "cruise", target_speed_mps=20.0 + 2.0 * p.cruise_tolerance_mps)
     deadline_steps = round(p.mission_deadline_s * p.decision_hz)
-    for t in range(1, deadline_steps + 1):
+    for _ in range(deadline_steps):
         _, r = core.step(state, controls(), p)
         assert r.event("mission_success")[0] == 0.0
     assert r.event("mission_failure")[0] == 1.0
@@ -307,7 +332,9 @@ def test_random_mission_changes_happen_in_training_episodes() -> None:
 # ------------------------------------------------------------------ collisions and fault
 def _crash(state, p, request_first: float = 0.0, throttle: float = 0.0, max_steps: int = 30):
     for t in range(max_steps):
-        _, r = core.step(state, controls(throttle=throttle, lane=request_first if t == 0 else 0.0), p)
+        _, r = core.step(
+            state, controls(throttle=throttle, lane=request_first if t == 0 else 0.0), p
+        )
         if r.event("collision")[0]:
             return r
         assert not r.done[0]

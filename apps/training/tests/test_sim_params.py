@@ -94,3 +94,36 @@ def test_kernel_params_carry_every_number() -> None:
     assert kp.max_steps == 120
     assert kp.mix_exit == params.mission_mix.exit
     assert kp.w_collision == params.reward.collision
+
+
+def test_kernel_vector_round_trips_every_field_in_order() -> None:
+    """The compiled kernels unpack params from a flat vector by position: a field out of
+    order would silently swap two physical constants."""
+    import typing
+
+    from car_ai_rl.sim.kernel_params import params_vector, unpack_params
+    from car_ai_rl.sim.params import KernelParams
+
+    hints = typing.get_type_hints(KernelParams)
+    values = [
+        k + 1 if hints[name] is int else k + 1.25 for k, name in enumerate(KernelParams._fields)
+    ]
+    kp = KernelParams(*values)
+    vector = params_vector(kp)
+    assert vector.shape == (len(KernelParams._fields),)
+    unpacked = unpack_params(vector)
+    assert tuple(unpacked) == tuple(kp)
+    for name in KernelParams._fields:
+        assert type(getattr(unpacked, name)) is hints[name], name
+    params = SimParams(n_lanes=5, substeps=3, episode_duration_s=17.0)
+    assert tuple(unpack_params(params.kernel_vector)) == tuple(params.kernel_params)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="SimParams.validate accepts lane_width_m below vehicle_width_m: vehicles holding "
+    "neighbouring lanes then overlap and every episode ends in collisions",
+)
+def test_lanes_narrower_than_the_vehicles_are_refused() -> None:
+    with pytest.raises(ConfigError, match="lane_width_m"):
+        SimParams(lane_width_m=1.5)

@@ -194,9 +194,7 @@ def test_requests_toward_missing_lanes_are_always_dropped(
     no_request[off_road, 2] = 0.0
     safe_ref, _, reasons_ref = supervisor.filter(state, no_request, params)
     np.testing.assert_array_equal(safe[off_road], safe_ref[off_road])
-    np.testing.assert_array_equal(
-        reasons[off_road] & ~supervisor.LANE_LIMIT, reasons_ref[off_road]
-    )
+    np.testing.assert_array_equal(reasons[off_road] & ~supervisor.LANE_LIMIT, reasons_ref[off_road])
 
 
 @SETTINGS
@@ -229,19 +227,31 @@ def test_the_heuristic_driver_rarely_needs_the_supervisor() -> None:
 
 
 # ------------------------------------------------------------------ at scale
-def _run_episodes(policy: str, use_supervisor: bool, min_episodes: int, seed: int) -> dict:
-    """Step 500 envs until ``min_episodes`` episodes have finished; count what happened."""
-    params = SimParams()
-    n_envs = 500
+def _run_episodes(
+    policy: str,
+    use_supervisor: bool,
+    min_episodes: int,
+    seed: int,
+    params: SimParams | None = None,
+    n_envs: int = 500,
+) -> dict:
+    """Step ``n_envs`` envs until ``min_episodes`` episodes have finished; count what
+    happened."""
+    params = params or SimParams()
     rng = np.random.default_rng(seed)
     state, _ = core.reset(params, core.seeds_from_ints(seed * 1_000_003, n_envs))
     buffers = core.StepBuffers(n_envs)
     totals = {"episodes": 0, "steps": 0, "collisions": 0, "at_fault": 0, "interventions": 0}
+    held = random_controls(rng, 1, n_envs)[0]
     while totals["episodes"] < min_episodes:
         if policy == "heuristic":
             c = heuristic_controls(state, params)
-        else:
+        elif policy == "random":
             c = random_controls(rng, 1, n_envs)[0]
+        else:  # "sticky_random": each env holds a random control for ~10 steps
+            switch = rng.uniform(size=n_envs) < 0.1
+            held[switch] = random_controls(rng, 1, n_envs)[0][switch]
+            c = held.copy()
         if use_supervisor:
             c, intervened, _ = supervisor.filter(state, c, params)
             totals["interventions"] += int(intervened.sum())
@@ -256,7 +266,7 @@ def _run_episodes(policy: str, use_supervisor: bool, min_episodes: int, seed: in
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("policy", ["heuristic", "random"])
+@pytest.mark.parametrize("policy", ["heuristic", "random", "sticky_random"])
 def test_supervisor_gives_zero_at_fault_collisions_over_2000_episodes(policy: str) -> None:
     totals = _run_episodes(policy, use_supervisor=True, min_episodes=2000, seed=11)
     print(
@@ -270,8 +280,32 @@ def test_supervisor_gives_zero_at_fault_collisions_over_2000_episodes(policy: st
 
 
 @pytest.mark.slow
-def test_without_the_supervisor_the_random_policy_does_collide() -> None:
+def test_without_the_supervisor_the_random_policies_do_collide() -> None:
     """The control experiment: the zero above is the supervisor's doing."""
-    totals = _run_episodes("random", use_supervisor=False, min_episodes=500, seed=11)
-    print(f"random, no supervisor: {totals}")
-    assert totals["at_fault"] >= 0.5 * totals["episodes"], totals
+    for policy in ("random", "sticky_random"):
+        totals = _run_episodes(policy, use_supervisor=False, min_episodes=500, seed=11)
+        print(f"{policy}, no supervisor: {totals}")
+        assert totals["at_fault"] >= 0.5 * totals["episodes"], totals
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {"n_lanes": 2, "traffic_density": 40.0, "n_vehicles": 40},
+        {"n_lanes": 5, "traffic_density": 40.0, "n_vehicles": 60},
+        {"substeps": 4, "traffic_density": 30.0},
+        {"decision_hz": 2.0, "traffic_density": 30.0},
+        {"decision_hz": 10.0},
+        {"lane_change_duration_s": 4.0, "traffic_density": 30.0},
+        {"ego_brake_max_mps2": 4.0},
+    ],
+)
+def test_supervisor_holds_in_other_valid_configs(changes: dict) -> None:
+    """Dense traffic, other lane counts, timing and braking limits: still no at-fault
+    collision for the heuristic or a sticky random policy."""
+    params = SimParams(**changes)
+    for policy in ("heuristic", "sticky_random"):
+        totals = _run_episodes(policy, True, 400, seed=3, params=params, n_envs=400)
+        print(f"{changes} {policy}: {totals}")
+        assert totals["at_fault"] == 0, totals

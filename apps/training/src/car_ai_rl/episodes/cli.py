@@ -25,11 +25,18 @@ def register(subparsers: Any) -> None:
         description=DESCRIPTION,
     )
     parser.add_argument(
-        "--policy", required=True, help="'heuristic', an SB3 .zip or an exported .onnx file"
+        "--policy",
+        required=True,
+        metavar="POLICY",
+        help="'heuristic', an SB3 .zip or an exported .onnx file",
     )
-    parser.add_argument("--episodes", type=int, required=True, help="number of episodes")
-    parser.add_argument("--seed", type=int, default=0, help="seed of episode 0 (default 0)")
-    parser.add_argument("--out", type=Path, required=True, help="output directory")
+    parser.add_argument(
+        "--episodes", type=int, required=True, metavar="N", help="number of episodes"
+    )
+    parser.add_argument(
+        "--seed", type=int, default=0, metavar="S", help="seed of episode 0 (default 0)"
+    )
+    parser.add_argument("--out", type=Path, required=True, metavar="DIR", help="output directory")
     parser.add_argument(
         "--supervisor",
         choices=("on", "off"),
@@ -42,11 +49,16 @@ def register(subparsers: Any) -> None:
     parser.add_argument(
         "--config",
         type=Path,
+        metavar="FILE",
         help="YAML of SimParams fields (a training config's env: section also works); "
         "default: the params the model was trained on, else the defaults",
     )
     parser.add_argument(
-        "--batch-size", type=int, default=512, help="episodes simulated together (default 512)"
+        "--batch-size",
+        type=int,
+        default=512,
+        metavar="B",
+        help="episodes simulated together (default 512)",
     )
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     parser.set_defaults(func=_cmd_episodes)
@@ -69,10 +81,6 @@ def _cmd_episodes(args: argparse.Namespace) -> int:
     from car_ai_rl.episodes.generate import generate
 
     check_args(args)
-    try:
-        args.out.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise UserError(f"--out: cannot create {args.out}: {exc.strerror}") from None
     summary = generate(
         policy_source=args.policy,
         n_episodes=args.episodes,

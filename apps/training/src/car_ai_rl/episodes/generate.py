@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -50,6 +51,15 @@ def load_params_file(path: Path) -> SimParams:
         raise UserError(f"{path}: {prefix}{exc}") from None
 
 
+def make_out_dir(out_dir: Path) -> None:
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UserError(f"--out: cannot create {out_dir}: {exc.strerror or exc}") from None
+    if not os.access(out_dir, os.W_OK):
+        raise UserError(f"--out: {out_dir} is not writable")
+
+
 def choose_params(policy: Policy, params_file: Path | None) -> tuple[SimParams, str]:
     """(params, where from): the --config file, else the model's training params, else defaults."""
     if params_file is not None:
@@ -74,6 +84,7 @@ def generate(
     """Write traces.npz, episodes.csv, summary.json (last) and GIFs; return the summary."""
     policy = load_policy(policy_source)
     params, params_source = choose_params(policy, params_file)
+    make_out_dir(out_dir)
     seeds = np.arange(n_episodes, dtype=np.int64) + np.int64(seed)
     mode = "on" if supervisor else "off"
     log(
@@ -90,7 +101,6 @@ def generate(
         record=True,
     )
     assert metrics.traces is not None
-    out_dir.mkdir(parents=True, exist_ok=True)
     write_traces(out_dir / TRACES_FILE, metrics.traces)
     write_episodes_csv(out_dir / EPISODES_FILE, metrics)
     videos = []

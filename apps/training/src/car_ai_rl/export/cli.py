@@ -20,8 +20,8 @@ DESCRIPTION = (
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("model", help="SB3 model zip (PPO or DQN)")
-    parser.add_argument("output", help="ONNX file to write")
+    parser.add_argument("model", metavar="MODEL.zip", help="SB3 model zip (PPO or DQN)")
+    parser.add_argument("output", metavar="MODEL.onnx", help="ONNX file to write")
     parser.add_argument(
         "--check",
         action=argparse.BooleanOptionalAction,
@@ -32,12 +32,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--opset",
         type=int,
         default=DEFAULT_OPSET,
+        metavar="N",
         help=f"ONNX opset, >= {MIN_OPSET} (default {DEFAULT_OPSET})",
     )
     parser.add_argument(
         "--n-check",
         type=int,
         default=DEFAULT_N_CHECK,
+        metavar="N",
         help=f"observations in the parity check (default {DEFAULT_N_CHECK})",
     )
     parser.set_defaults(func=_cmd_export)

@@ -100,13 +100,10 @@ def write_metadata(target: Path, metadata: dict[str, str]) -> None:
         entry.key, entry.value = key, value
     proto.producer_name = "car-ai-rl"
     proto.producer_version = __version__
-    proto.doc_string = f"Deterministic {info_label(metadata)} actor: obs -> controls, action"
+    label = f"{metadata['algo'].upper()} ({metadata['action_mode']})"
+    proto.doc_string = f"Deterministic {label} actor: obs -> controls, action"
     onnx.checker.check_model(proto)
     onnx.save(proto, str(target))
-
-
-def info_label(metadata: dict[str, str]) -> str:
-    return f"{metadata['algo'].upper()} ({metadata['action_mode']})"
 
 
 def check_output_path(model_path: Path, out_path: Path) -> None:
@@ -171,7 +168,7 @@ def run_parity(
 
     log(f"parity check: collecting {n_check} observations from heuristic and model rollouts")
     session = make_session(onnx_path)
-    report = check_parity(model, SB3Policy(model, info), session, info.sim_params, n_check)
+    report = check_parity(SB3Policy(model, info), session, info.sim_params, n_check)
     verdict = "passed" if report.ok else "FAILED"
     log(f"parity check {verdict}: {report.describe()}")
     return report

@@ -17,6 +17,7 @@ import numpy as np
 from car_ai_rl.envs.actions import DISCRETE_CONTROLS, LANE_THRESHOLD, decode_actions
 from car_ai_rl.policies.base import Policy
 from car_ai_rl.policies.heuristic_policy import HeuristicPolicy
+from car_ai_rl.policies.sb3_policy import SB3Policy
 from car_ai_rl.sim import core
 from car_ai_rl.sim.params import SimParams
 
@@ -31,7 +32,7 @@ class ParityReport:
     n_obs: int
     action_mode: str
     action_mismatches: int  # discrete: differing actions; continuous: beyond tolerance
-    max_action_error: float
+    max_action_error: float  # discrete: largest difference of action indices
     max_controls_error: float  # over the non-boundary rows
     boundary_cases: int
     tolerance: float = TOLERANCE
@@ -71,11 +72,9 @@ def collect_observations(
     return np.concatenate(chunks)
 
 
-def sb3_actions(model: Any, obs: np.ndarray) -> np.ndarray:
-    parts = [
-        model.predict(obs[i : i + CHUNK], deterministic=True)[0] for i in range(0, len(obs), CHUNK)
-    ]
-    return np.concatenate(parts)
+def sb3_actions(policy: SB3Policy, obs: np.ndarray) -> np.ndarray:
+    """SB3 ``predict(deterministic=True)`` on every observation, in chunks."""
+    return np.concatenate([policy.predict(obs[i : i + CHUNK]) for i in range(0, len(obs), CHUNK)])
 
 
 def compare(
@@ -96,7 +95,7 @@ def compare(
             n_obs=n,
             action_mode=action_mode,
             action_mismatches=mismatches,
-            max_action_error=float(mismatches > 0),
+            max_action_error=float(np.abs(got.astype(np.int64) - ref).max(initial=0)),
             max_controls_error=float(controls_err.max(initial=0.0)),
             boundary_cases=0,
             tolerance=tolerance,
@@ -120,11 +119,9 @@ def compare(
     )
 
 
-def check_parity(
-    model: Any, model_policy: Policy, session: Any, params: SimParams, n_obs: int
-) -> ParityReport:
+def check_parity(policy: SB3Policy, session: Any, params: SimParams, n_obs: int) -> ParityReport:
     """Roll out the heuristic and the model, then compare onnxruntime with SB3 on every obs."""
-    obs = collect_observations([HeuristicPolicy(), model_policy], params, n_obs)
-    reference = sb3_actions(model, obs)
+    obs = collect_observations([HeuristicPolicy(), policy], params, n_obs)
+    reference = sb3_actions(policy, obs)
     controls, actions = session.run(["controls", "action"], {"obs": obs})
-    return compare(obs, reference, controls, actions, model_policy.action_mode or "discrete")
+    return compare(obs, reference, controls, actions, policy.action_mode)

@@ -33,10 +33,12 @@ class Policy(ABC):
 
     def identity(self) -> dict[str, Any]:
         """What was run: kind, file path and hash, and the model's metadata (all strings)."""
+        if self.path is not None and getattr(self, "_sha256", None) is None:
+            self._sha256 = file_sha256(self.path)
         return {
             "kind": self.kind,
             "path": str(self.path) if self.path is not None else None,
-            "sha256": file_sha256(self.path) if self.path is not None else None,
+            "sha256": getattr(self, "_sha256", None),
             "metadata": {str(k): str(v) for k, v in self.metadata().items()},
         }
 

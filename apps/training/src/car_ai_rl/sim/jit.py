@@ -30,13 +30,15 @@ _KERNEL_PACKAGES = ("sim", "safety", "policies")
 
 
 def kernel_source_digest() -> str:
-    """Hash of every module that may hold kernels: a compiled kernel inlines its callees, so
+    """Hash of every module that defines kernels: a compiled kernel inlines its callees, so
     the on-disk cache must be invalidated when any of them changes, not only its own file."""
     digest = hashlib.sha256()
     for package in _KERNEL_PACKAGES:
         for path in sorted((_PACKAGE_DIR / package).glob("*.py")):
-            digest.update(path.name.encode())
-            digest.update(path.read_bytes())
+            source = path.read_bytes()
+            if b"@kernel" in source or b"@parallel_kernel" in source or path.name == "params.py":
+                digest.update(path.name.encode())
+                digest.update(source)
     return digest.hexdigest()[:16]
 
 

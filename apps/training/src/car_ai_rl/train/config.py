@@ -59,6 +59,19 @@ class Curriculum:
 
 
 @dataclass(frozen=True)
+class Kickstart:
+    """Imitation of the heuristic driver before PPO (see ``car_ai_rl.train.pretrain``)."""
+
+    enabled: bool = True
+    rounds: int = 3
+    envs: int = 256
+    steps_per_round: int = 400
+    epochs: int = 4
+    batch_size: int = 2048
+    learning_rate: float = 1e-3
+
+
+@dataclass(frozen=True)
 class TrainConfig:
     algo: str = "ppo"
     action_mode: str = "discrete"
@@ -70,6 +83,7 @@ class TrainConfig:
     ppo: PPOHyper = field(default_factory=PPOHyper)
     dqn: DQNHyper = field(default_factory=DQNHyper)
     curriculum: Curriculum = field(default_factory=Curriculum)
+    kickstart: Kickstart = field(default_factory=Kickstart)
     env: dict = field(default_factory=dict)
 
     def sim_params(self) -> SimParams:
@@ -92,6 +106,10 @@ class TrainConfig:
                 raise ConfigError(name, "must be >= 1")
         if self.eval_episodes < 0:
             raise ConfigError("eval_episodes", "must be >= 0")
+        k = self.kickstart
+        for name in ("rounds", "envs", "steps_per_round", "epochs", "batch_size"):
+            if getattr(k, name) < 1:
+                raise ConfigError(f"kickstart.{name}", "must be >= 1")
         c = self.curriculum
         if not 0.0 <= c.ramp_fraction <= 1.0:
             raise ConfigError("curriculum.ramp_fraction", "must be in [0, 1]")
@@ -134,11 +152,12 @@ ENV_VARS = {
     "CAR_AI_RL_CURRICULUM_RAMP": ("curriculum", "ramp_fraction"),
     "CAR_AI_RL_CURRICULUM_MISSION_CHANGES_AFTER": ("curriculum", "mission_changes_after_fraction"),
     "CAR_AI_RL_TRAFFIC_DENSITY": ("env", "traffic_density"),
+    "CAR_AI_RL_KICKSTART": ("kickstart", "enabled"),
 }
 
 
 def _parse_env_value(name: str, raw: str) -> Any:
-    if name == "CAR_AI_RL_CURRICULUM":
+    if name in ("CAR_AI_RL_CURRICULUM", "CAR_AI_RL_KICKSTART"):
         if raw.lower() in ("1", "true", "yes", "on"):
             return True
         if raw.lower() in ("0", "false", "no", "off"):

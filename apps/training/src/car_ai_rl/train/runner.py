@@ -22,6 +22,7 @@ from car_ai_rl.errors import UserError
 from car_ai_rl.train.callbacks import CurriculumCallback, EvalMetricsCallback
 from car_ai_rl.train.config import TrainConfig
 from car_ai_rl.train.curriculum import params_at
+from car_ai_rl.train.pretrain import kickstart
 
 ALGO_CLASSES = {"ppo": PPO, "dqn": DQN}
 CHECKPOINT_RE = re.compile(r"_(\d+)_steps\.zip$")
@@ -173,6 +174,19 @@ def train(
         print(f"resuming from {checkpoint} at {model.num_timesteps} steps", file=sys.stderr)
     else:
         model = build_model(config, env, tb_dir)
+        if config.algo == "ppo" and config.kickstart.enabled:
+            k = config.kickstart
+            kickstart(
+                model,
+                target_params,
+                config.action_mode,
+                k.rounds,
+                k.envs,
+                k.steps_per_round,
+                k.epochs,
+                k.batch_size,
+                k.learning_rate,
+            )
     write_run_record(log_dir, config, total_steps, n_envs)
 
     prefix = config.algo
