@@ -8,7 +8,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
-import pytest
 
 from car_ai_rl.policies.heuristic import heuristic_controls
 from car_ai_rl.safety import supervisor
@@ -17,16 +16,6 @@ from car_ai_rl.sim.params import SimParams
 from car_ai_rl.sim.state import SimState
 
 FAR_EXIT_M = 50_000.0
-
-# core.set_mission passes ``params.kernel_vector`` (the flat float64 vector the batch entry
-# points take) to ``missions.apply_mission`` and ``missions.schedule_change``, inner kernels
-# that read ``p.n_lanes`` etc. from a KernelParams tuple: every call fails in Numba typing.
-# Remove this marker from the tests that use it once set_mission is fixed.
-set_mission_bug = pytest.mark.xfail(
-    strict=True,
-    reason="core.set_mission passes params.kernel_vector to apply_mission/schedule_change, "
-    "which expect KernelParams: numba TypingError on every call",
-)
 
 
 def quiet_params(**changes: object) -> SimParams:

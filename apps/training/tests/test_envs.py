@@ -7,7 +7,7 @@ import warnings
 import gymnasium as gym
 import numpy as np
 import pytest
-from simkit import put_vehicle, set_mission_bug
+from simkit import put_vehicle
 
 import car_ai_rl.envs  # noqa: F401 - registers the env id
 from car_ai_rl.envs import ENV_ID
@@ -242,7 +242,6 @@ def test_supervised_env_intervenes_and_reports_it() -> None:
     assert "lane_limit" in seen
 
 
-@set_mission_bug
 def test_env_set_mission() -> None:
     env = HighwayMissionEnv()
     env.reset(seed=3)
@@ -396,7 +395,6 @@ def test_sb3_vec_env_seeding() -> None:
     assert not np.array_equal(a.reset(), b.reset())
 
 
-@set_mission_bug
 def test_sb3_vec_env_set_mission() -> None:
     a = HighwayMissionVecEnv(3, seed=0)
     a.reset()

@@ -12,7 +12,6 @@ from simkit import (
     lone_ego,
     put_vehicle,
     quiet_params,
-    set_mission_bug,
 )
 
 from car_ai_rl.errors import UserError
@@ -32,7 +31,6 @@ def _kind_one_hot(obs_row: np.ndarray) -> tuple[float, float, float]:
 
 
 # ------------------------------------------------------------------ set_mission
-@set_mission_bug
 def test_set_mission_changes_the_mission_immediately() -> None:
     params = SimParams()
     n = 3
@@ -80,7 +78,6 @@ def test_set_mission_changes_the_mission_immediately() -> None:
     assert r.obs[1, F["target_speed"]] == pytest.approx(24.0 / 40.0)
 
 
-@set_mission_bug
 def test_set_mission_restarts_a_resolved_mission() -> None:
     p = quiet_params()
     state = lone_ego(p, lane=1, speed_mps=25.0)
@@ -94,7 +91,6 @@ def test_set_mission_restarts_a_resolved_mission() -> None:
     assert r.obs[0, F["mission_hold"]] == 0.0
 
 
-@set_mission_bug
 def test_an_exit_mission_without_a_distance_uses_the_next_exit_ahead() -> None:
     p = quiet_params()
     state = lone_ego(p, lane=0, speed_mps=25.0)

@@ -119,11 +119,6 @@ def test_kernel_vector_round_trips_every_field_in_order() -> None:
     assert tuple(unpack_params(params.kernel_vector)) == tuple(params.kernel_params)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="SimParams.validate accepts lane_width_m below vehicle_width_m: vehicles holding "
-    "neighbouring lanes then overlap and every episode ends in collisions",
-)
 def test_lanes_narrower_than_the_vehicles_are_refused() -> None:
     with pytest.raises(ConfigError, match="lane_width_m"):
         SimParams(lane_width_m=1.5)

@@ -280,11 +280,6 @@ def test_no_overlap_at_reset(n_lanes: int, density: float, n_vehicles: int, seed
     assert not np.any(r.event("collision") > 0.5)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="scenario.reset_env spaces vehicles by half a segment with no minimum of one "
-    "vehicle length: dense traffic (valid traffic_density up to 200) or long vehicles overlap",
-)
 @pytest.mark.parametrize(
     "changes",
     [
@@ -341,12 +336,6 @@ def test_the_ego_never_starts_in_an_unavoidable_collision(
     assert _unavoidable_starts(params, 32, seed % 2**40) == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="scenario.reset_env draws the ego's speed without regard to its leader "
-    "(calm_lane_speeds leaves the ego untouched, clearance is a fixed 24.8 m): with a wide "
-    "valid traffic speed range the ego starts closing at 20+ m/s on a car 20 m ahead",
-)
 def test_the_ego_never_starts_in_an_unavoidable_collision_with_a_wide_speed_range() -> None:
     params = SimParams(traffic_speed_min_mps=10.0, traffic_speed_max_mps=40.0, traffic_density=30.0)
     assert _unavoidable_starts(params, 500, 5) == []

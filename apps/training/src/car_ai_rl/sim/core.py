@@ -169,6 +169,6 @@ def set_mission(
         elif state.exit_x_m[b] + 0.5 * params.exit_ramp_length_m < x_ego:
             state.exit_x_m[b] += params.exit_spacing_min_m
     kind_code = layout.MISSION_KIND_NAMES.index(kind)
-    apply_mission(state.veh, state.env, b, kind_code, speed, lane, params.kernel_vector)
+    apply_mission(state.veh, state.env, b, kind_code, speed, lane, params.kernel_params)
     step_now = int(state.env[layout.STEP, b])
-    schedule_change(state.env, b, state.seeds[b], step_now + 7_919, params.kernel_vector)
+    schedule_change(state.env, b, state.seeds[b], step_now + 7_919, params.kernel_params)

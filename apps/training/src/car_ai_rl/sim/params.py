@@ -144,6 +144,8 @@ class SimParams:
         _check_order("exit_spacing_min_m", "exit_spacing_max_m", self)
         _check_order("mission_change_min_s", "mission_change_max_s", self)
         _check_order("target_speed_min_mps", "target_speed_max_mps", self)
+        if self.lane_width_m <= self.vehicle_width_m:
+            raise ConfigError("lane_width_m", "must be wider than vehicle_width_m")
         if self.target_speed_max_mps > self.speed_max_mps:
             raise ConfigError("target_speed_max_mps", "must be <= speed_max_mps")
         if self.traffic_speed_max_mps > self.speed_max_mps:

@@ -110,10 +110,16 @@ def reset_env(veh, env, seeds, b, p):
         if count == 0:
             continue
         usable_m = window_m - (2.0 * clearance_m if lane == ego_lane else 0.0)
+        # consecutive vehicles are at least half a segment apart: keep that above a length
+        # plus two minimum gaps, leaving the surplus vehicles to enter later by recycling
+        max_count = int(usable_m // (2.0 * (p.vehicle_length_m + p.traffic_min_gap_m)))
+        count = min(count, max_count)
+        if count <= 0:
+            continue
         segment_m = usable_m / count
         m = 0
         for k in range(1, n_traffic + 1):
-            if (k - 1 + rotation) % n_lanes != lane:
+            if (k - 1 + rotation) % n_lanes != lane or m >= count:
                 continue
             u = uniform(seed, 0, k, streams.TRAFFIC_POSITION)
             x = -p.traffic_window_behind_m + (m + 0.25 + 0.5 * u) * segment_m
@@ -133,7 +139,7 @@ def reset_env(veh, env, seeds, b, p):
 
 @kernel
 def calm_lane_speeds(veh, b, lane):
-    """Cap each vehicle's speed at its leader's speed + 1 m/s, front to back (ego untouched)."""
+    """Cap each vehicle's speed at its leader's speed + 1 m/s, front to back (the ego too)."""
     n = veh.shape[2]
     x_front = math.inf
     lead_speed = math.inf
@@ -149,7 +155,7 @@ def calm_lane_speeds(veh, b, lane):
                     best_x = xj
         if best == NO_VEHICLE:
             return
-        if best != 0 and veh[SPEED_MPS, b, best] > lead_speed + 1.0:
+        if veh[SPEED_MPS, b, best] > lead_speed + 1.0:
             veh[SPEED_MPS, b, best] = lead_speed + 1.0
         lead_speed = veh[SPEED_MPS, b, best]
         x_front = best_x
