@@ -7,20 +7,13 @@ from test_jobs_support import (
     TRAINING_DIR,
     check_trained_artifacts,
     cli,
-    has_train_script,
     wait_until_ended,
 )
 
 from car_ai_rl.jobs.record import JobStatus
 from car_ai_rl.jobs.store import JobStore
 
-pytestmark = [
-    pytest.mark.slow,
-    pytest.mark.skipif(
-        not has_train_script(),
-        reason="scripts/train_ppo.py or scripts/export_onnx.py not there yet",
-    ),
-]
+pytestmark = pytest.mark.slow
 
 
 def test_local_short_training_job_artifacts_load_and_export(tmp_path, capsys, monkeypatch):

@@ -14,7 +14,6 @@ from test_jobs_support import (
     check_trained_artifacts,
     cli,
     free_port,
-    has_train_script,
     ray_executable,
     wait_for,
     wait_until_ended,
@@ -31,7 +30,6 @@ pytestmark = pytest.mark.slow
 @pytest.fixture(scope="module")
 def ray_head(tmp_path_factory, request) -> str:
     """Start ``ray start --head`` on free local ports; ``ray stop`` when the module is done."""
-    pytest.importorskip("ray.job_submission")
     env = {
         **os.environ,
         "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
@@ -169,9 +167,6 @@ def test_ray_cancel_keeps_artifacts(tmp_path, ray_spec, capsys):
     assert list((dest / "checkpoints").glob("interrupted_*.zip"))
 
 
-@pytest.mark.skipif(
-    not has_train_script(), reason="scripts/train_ppo.py or scripts/export_onnx.py not there yet"
-)
 def test_ray_short_training_job_artifacts_load_and_export(tmp_path, ray_head, capsys, monkeypatch):
     monkeypatch.chdir(TRAINING_DIR)
     jobs_dir = tmp_path / "jobs"

@@ -156,12 +156,6 @@ def check_trained_artifacts(out_dir: Path, tmp_path: Path) -> None:
     assert outputs["controls"].shape == (1, 3)
 
 
-def has_train_script() -> bool:
-    return (TRAINING_DIR / "scripts" / "train_ppo.py").is_file() and (
-        TRAINING_DIR / "scripts" / "export_onnx.py"
-    ).is_file()
-
-
 def ray_executable() -> str:
     found = Path(sys.executable).with_name("ray")
     return str(found) if found.exists() else (shutil.which("ray") or "ray")

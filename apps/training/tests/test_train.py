@@ -216,3 +216,14 @@ def test_train_cli_is_the_same_command() -> None:
         "CAR_AI_RL_CURRICULUM",
     ):
         assert flag in proc.stdout
+
+
+@pytest.mark.parametrize("name", ["ppo", "dqn"])
+def test_shipped_configs_equal_the_built_in_defaults(name: str) -> None:
+    from car_ai_rl.train.config import TrainConfig, load_config_file
+
+    shipped = build_config(load_config_file(str(APP / "configs" / f"{name}.yaml")), {}, {})
+    defaults = TrainConfig(algo=name)
+    assert shipped.ppo == defaults.ppo and shipped.dqn == defaults.dqn
+    assert shipped.curriculum == defaults.curriculum and shipped.kickstart == defaults.kickstart
+    assert shipped.algo == name

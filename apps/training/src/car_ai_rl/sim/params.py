@@ -38,11 +38,11 @@ class MissionMix:
 class RewardWeights:
     """Weights of the named reward terms (see ``car_ai_rl.sim.reward``)."""
 
-    speed: float = 0.3
+    speed: float = 0.15
     progress: float = 0.6
-    mission_success: float = 3.0
-    mission_failure: float = 3.0
-    collision: float = 20.0
+    mission_success: float = 10.0
+    mission_failure: float = 10.0
+    collision: float = 40.0
     lane_change: float = 0.05
     comfort: float = 0.02
     headway: float = 0.3

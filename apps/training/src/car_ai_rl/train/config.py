@@ -22,13 +22,14 @@ class PPOHyper:
     batch_size: int = 1024
     n_epochs: int = 4
     learning_rate: float = 3e-4
+    lr_schedule: str = "linear"  # "linear" decays to 0 over training, "constant" keeps it
     gamma: float = 0.99
     gae_lambda: float = 0.95
     clip_range: float = 0.2
     ent_coef: float = 0.005
     vf_coef: float = 0.5
     max_grad_norm: float = 0.5
-    net_arch: tuple[int, ...] = (128, 128)
+    net_arch: tuple[int, ...] = (256, 256)
 
 
 @dataclass(frozen=True)
@@ -53,8 +54,8 @@ class Curriculum:
     ``mission_changes_after_fraction``."""
 
     enabled: bool = True
-    density_start: float = 6.0
-    ramp_fraction: float = 0.3
+    density_start: float = 10.0
+    ramp_fraction: float = 0.2
     mission_changes_after_fraction: float = 0.1
 
 
@@ -63,7 +64,7 @@ class Kickstart:
     """Imitation of the heuristic driver before PPO (see ``car_ai_rl.train.pretrain``)."""
 
     enabled: bool = True
-    rounds: int = 3
+    rounds: int = 4
     envs: int = 256
     steps_per_round: int = 400
     epochs: int = 4
@@ -106,6 +107,10 @@ class TrainConfig:
                 raise ConfigError(name, "must be >= 1")
         if self.eval_episodes < 0:
             raise ConfigError("eval_episodes", "must be >= 0")
+        if self.ppo.lr_schedule not in ("linear", "constant"):
+            raise ConfigError(
+                "ppo.lr_schedule", f"must be linear or constant, got {self.ppo.lr_schedule!r}"
+            )
         k = self.kickstart
         for name in ("rounds", "envs", "steps_per_round", "epochs", "batch_size"):
             if getattr(k, name) < 1:

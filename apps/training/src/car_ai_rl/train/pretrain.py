@@ -8,6 +8,7 @@ fitted to the discounted returns of those drives, so PPO starts from a consisten
 
 from __future__ import annotations
 
+import os
 import sys
 from dataclasses import dataclass
 
@@ -99,6 +100,8 @@ def fit(
 ) -> dict[str, float]:
     """Supervised updates of the actor (imitation) and the critic (returns)."""
     policy = model.policy
+    threads = torch.get_num_threads()
+    torch.set_num_threads(os.cpu_count() or 1)  # the simulator is idle while fitting
     optimizer = torch.optim.Adam(policy.parameters(), lr=lr)
     obs = torch.as_tensor(data.obs)
     labels = torch.as_tensor(data.labels)
@@ -123,7 +126,8 @@ def fit(
             loss.backward()
             torch.nn.utils.clip_grad_norm_(policy.parameters(), 1.0)
             optimizer.step()
-            stats = {"actor_loss": float(actor_loss), "value_loss": float(value_loss)}
+            stats = {"actor_loss": actor_loss.item(), "value_loss": value_loss.item()}
+    torch.set_num_threads(threads)
     with torch.no_grad():
         dist = policy.get_distribution(obs).distribution
         if action_mode == "discrete":

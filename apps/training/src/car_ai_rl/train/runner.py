@@ -62,6 +62,13 @@ def newest_checkpoint(log_dir: Path) -> Path | None:
     return best[1] if best else None
 
 
+def learning_rate_schedule(rate: float, kind: str):
+    """SB3 calls the schedule with the remaining progress (1 at the start, 0 at the end)."""
+    if kind == "constant":
+        return rate
+    return lambda remaining: rate * remaining
+
+
 def build_model(config: TrainConfig, env: HighwayMissionVecEnv, tb_dir: Path) -> BaseAlgorithm:
     if config.algo == "ppo":
         h = config.ppo
@@ -71,7 +78,7 @@ def build_model(config: TrainConfig, env: HighwayMissionVecEnv, tb_dir: Path) ->
             n_steps=h.n_steps,
             batch_size=h.batch_size,
             n_epochs=h.n_epochs,
-            learning_rate=h.learning_rate,
+            learning_rate=learning_rate_schedule(h.learning_rate, h.lr_schedule),
             gamma=h.gamma,
             gae_lambda=h.gae_lambda,
             clip_range=h.clip_range,

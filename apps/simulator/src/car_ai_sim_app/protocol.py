@@ -1,0 +1,138 @@
+"""Client messages: size, type and range checks. Every problem is a :class:`ProtocolError`
+whose code and message go back to the client; the session goes on."""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from car_ai_sim_app.config import Limits
+
+CLIENT_TYPES = ("controls", "command", "model", "ping")
+CONTROL_SOURCES = ("policy", "manual")
+COMMAND_SOURCES = ("text", "voice")
+CONTROL_KEYS = ("throttle", "brake", "lane")
+CONTROL_RANGES = ((0.0, 1.0), (0.0, 1.0), (-1.0, 1.0))
+SHA256 = re.compile(r"^[0-9a-f]{64}$")
+
+
+class ProtocolError(ValueError):
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+@dataclass(frozen=True)
+class Controls:
+    tick: int
+    values: np.ndarray  # (3,) float64, clamped into range
+    source: str
+    clamped: bool
+
+
+@dataclass(frozen=True)
+class CommandMessage:
+    text: str
+    source: str
+
+
+@dataclass(frozen=True)
+class ModelReport:
+    name: str
+    sha256: str
+
+
+def decode(text: str | None, data: bytes | None, limits: Limits) -> dict[str, Any]:
+    """The JSON object in a text frame, with a known ``type``."""
+    if text is None:
+        size = len(data or b"")
+        raise ProtocolError("binary_frame", f"send JSON text frames, not binary ({size} bytes)")
+    if len(text) > limits.max_message_bytes or len(text.encode()) > limits.max_message_bytes:
+        raise ProtocolError(
+            "too_large", f"message over {limits.max_message_bytes} bytes; it was dropped"
+        )
+    try:
+        msg = json.loads(text)
+    except (json.JSONDecodeError, RecursionError):
+        raise ProtocolError("bad_json", "message is not valid JSON") from None
+    if not isinstance(msg, dict):
+        raise ProtocolError("bad_message", "message must be a JSON object with a 'type'")
+    kind = msg.get("type")
+    if kind not in CLIENT_TYPES:
+        raise ProtocolError(
+            "unknown_type", f"unknown message type {kind!r}; expected one of {list(CLIENT_TYPES)}"
+        )
+    return msg
+
+
+def _number(value: Any, name: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        if value is None:
+            return math.nan  # JSON.stringify turns NaN into null
+        raise ProtocolError("bad_controls", f"{name} must be a number, got {type(value).__name__}")
+    try:
+        return float(value)
+    except OverflowError:
+        return math.inf
+
+
+def parse_controls(msg: dict[str, Any]) -> Controls:
+    """Controls for one tick. Non-finite values are refused; out-of-range ones are clamped."""
+    tick = msg.get("tick")
+    if isinstance(tick, bool) or not isinstance(tick, int) or tick < 0:
+        raise ProtocolError("bad_controls", "controls need the integer 'tick' they answer")
+    raw = msg.get("controls")
+    if isinstance(raw, dict):
+        missing = [k for k in CONTROL_KEYS if k not in raw]
+        if missing:
+            raise ProtocolError("bad_controls", f"controls missing {', '.join(missing)}")
+        raw = [raw[k] for k in CONTROL_KEYS]
+    if not isinstance(raw, list) or len(raw) != 3:
+        raise ProtocolError(
+            "bad_controls", "controls must be [throttle, brake, lane] or an object with those keys"
+        )
+    values = [_number(v, k) for v, k in zip(raw, CONTROL_KEYS, strict=True)]
+    if not all(math.isfinite(v) for v in values):
+        raise ProtocolError(
+            "non_finite_controls", "controls must be finite numbers (NaN/inf refused)"
+        )
+    clamped = [min(max(v, lo), hi) for v, (lo, hi) in zip(values, CONTROL_RANGES, strict=True)]
+    source = msg.get("source", "policy")
+    if source not in CONTROL_SOURCES:
+        raise ProtocolError("bad_controls", f"source must be one of {list(CONTROL_SOURCES)}")
+    return Controls(tick, np.array(clamped), source, clamped != values)
+
+
+def parse_command(msg: dict[str, Any], limits: Limits) -> CommandMessage:
+    text = msg.get("text")
+    if not isinstance(text, str) or not text.strip():
+        raise ProtocolError("bad_command", "a command needs a non-empty 'text' string")
+    if len(text) > limits.max_command_chars:
+        raise ProtocolError(
+            "bad_command", f"command text over {limits.max_command_chars} characters"
+        )
+    source = msg.get("source", "text")
+    if source not in COMMAND_SOURCES:
+        raise ProtocolError("bad_command", f"source must be one of {list(COMMAND_SOURCES)}")
+    return CommandMessage(text.strip(), source)
+
+
+def parse_model_report(msg: dict[str, Any]) -> ModelReport:
+    name, sha = msg.get("name"), msg.get("sha256")
+    if not isinstance(name, str) or not isinstance(sha, str) or not SHA256.match(sha):
+        raise ProtocolError("bad_model", "a model report needs 'name' and a hex 'sha256'")
+    return ModelReport(name, sha)
+
+
+def dumps(msg: dict[str, Any]) -> str:
+    return json.dumps(msg, separators=(",", ":"), allow_nan=False)
+
+
+def error(code: str, message: str) -> str:
+    return dumps({"type": "error", "code": code, "message": message})

@@ -1,0 +1,75 @@
+"""Tiny exported models for the tests: PPO trained for about 2k steps with car_ai_rl (after a
+short imitation of the heuristic driver), exported with car_ai_rl's exporter, and a copy whose
+metadata claims another observation schema."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+from pathlib import Path
+
+TRAIN_STEPS = 2048
+
+
+def train_tiny_ppo(out_dir: Path) -> Path:
+    """A PPO zip in ``out_dir`` (discrete actions, 32x32 network)."""
+    import torch
+    from car_ai_rl.envs.sb3_vec_env import HighwayMissionVecEnv
+    from car_ai_rl.sim.params import SimParams
+    from car_ai_rl.train.pretrain import kickstart
+    from stable_baselines3 import PPO
+
+    torch.set_num_threads(1)
+    params = SimParams()
+    env = HighwayMissionVecEnv(n_envs=4, action_mode="discrete", seed=3, params=params)
+    model = PPO(
+        "MlpPolicy",
+        env,
+        n_steps=256,
+        batch_size=256,
+        n_epochs=2,
+        seed=3,
+        device="cpu",
+        policy_kwargs={"net_arch": [32, 32]},
+    )
+    with contextlib.redirect_stderr(io.StringIO()):
+        kickstart(model, params, "discrete", 1, 32, 150, 4, 1024, 3e-3)
+    model.learn(TRAIN_STEPS)
+    path = out_dir / "ppo-tiny" / "ppo-highway-final.zip"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    model.save(path)
+    return path
+
+
+def export_tiny(zip_path: Path) -> Path:
+    from car_ai_rl.export.onnx_export import export_onnx
+
+    out = zip_path.with_suffix(".onnx")
+    export_onnx(zip_path, out, n_check=500, log=lambda _: None)
+    return out
+
+
+def with_metadata(src: Path, dst: Path, **changes: str) -> Path:
+    """A copy of an ONNX model with some metadata values replaced."""
+    import onnx
+
+    proto = onnx.load(str(src))
+    for entry in proto.metadata_props:
+        if entry.key in changes:
+            entry.value = changes[entry.key]
+    onnx.save(proto, str(dst))
+    return dst
+
+
+def wrong_schema_model(src: Path, dst: Path) -> Path:
+    return with_metadata(src, dst, obs_schema_version="highway-mission-obs/0")
+
+
+def wrong_features_model(src: Path, dst: Path) -> Path:
+    import onnx
+
+    proto = onnx.load(str(src))
+    features = json.loads(next(e.value for e in proto.metadata_props if e.key == "obs_features"))
+    features[3], features[4] = features[4], features[3]
+    return with_metadata(src, dst, obs_features=json.dumps(features))

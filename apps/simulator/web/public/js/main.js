@@ -1,0 +1,218 @@
+// The page: connects a session, answers every frame with controls from the policy (or the
+// keyboard), draws the scene and sends typed or spoken commands. `window.simApp` exposes the
+// page's state for inspection.
+import { Hud } from "./hud.js";
+import { Keyboard, Voice } from "./input.js";
+import { Connection, decodeObs, decodeVehicles } from "./net.js";
+import { PolicyRunner } from "./policy.js";
+import { Renderer } from "./render.js";
+
+const QUIET_ERRORS = new Set(["rate_limited"]);
+
+const app = {
+  connected: false,
+  sessionId: null,
+  modelLoaded: false,
+  modelName: null,
+  modelSha256: null,
+  modelError: null,
+  registryVersion: null,
+  autopilot: true,
+  tick: 0,
+  simTimeS: 0,
+  frames: 0,
+  collisions: 0,
+  interventions: 0,
+  lateAnswers: 0,
+  lastSource: null,
+  mission: null,
+  lastReply: null,
+  lastCommandSource: null,
+  lastHeard: null,
+  voiceAvailable: false,
+  answered: 0,
+  errors: [],
+};
+window.simApp = app;
+
+const $ = (id) => document.getElementById(id);
+const hud = new Hud();
+const renderer = new Renderer($("road"));
+let missionKind = "cruise";
+
+function status(text) {
+  $("status").textContent = text;
+}
+
+function updateDriver() {
+  let text;
+  if (app.autopilot && policy.ready) text = "autopilot (model)";
+  else if (app.autopilot) text = "manual (keyboard) — no model loaded";
+  else text = "manual (keyboard)";
+  hud.setDriver(text);
+  const toggle = $("autopilot-toggle");
+  toggle.setAttribute("aria-pressed", String(app.autopilot));
+  toggle.textContent = app.autopilot ? "Autopilot on" : "Autopilot off";
+}
+
+const policy = new PolicyRunner((runner) => {
+  app.modelLoaded = runner.ready;
+  app.modelName = runner.current ? runner.current.name : null;
+  app.modelSha256 = runner.current ? runner.current.sha256 : null;
+  app.modelError = runner.error;
+  app.registryVersion = runner.registry ? runner.registry.version : null;
+  if (runner.current) {
+    hud.setModel(`${runner.current.label} · registry v${runner.registry.version}`);
+    conn.send({ type: "model", name: runner.current.name, sha256: runner.current.sha256 });
+  } else {
+    hud.setModel(`none — ${runner.error}`);
+  }
+  updateDriver();
+});
+
+const keyboard = new Keyboard(
+  () => {
+    if (app.autopilot) {
+      app.autopilot = false;
+      status("manual driving (press A for the autopilot)");
+      updateDriver();
+    }
+  },
+  () => {
+    app.autopilot = !app.autopilot;
+    updateDriver();
+  },
+);
+
+async function answer(frame) {
+  let controls = null;
+  let source = "manual";
+  if (app.autopilot && policy.ready) {
+    try {
+      controls = await policy.act(decodeObs(frame.obs));
+      source = "policy";
+    } catch (err) {
+      status(`policy error: ${err.message || err}`);
+    }
+  }
+  if (!controls) controls = keyboard.controls();
+  if (conn.send({ type: "controls", tick: frame.tick, controls, source })) app.answered += 1;
+}
+
+function onTick(frame) {
+  frame.vehicles = decodeVehicles(frame.vehicles, frame.ego.x_m);
+  app.tick = frame.tick;
+  app.simTimeS = frame.t_s;
+  app.frames += 1;
+  app.collisions = frame.counters.collisions;
+  app.interventions = frame.counters.interventions;
+  app.lateAnswers = frame.counters.late_answers;
+  app.lastSource = frame.supervisor.source || app.lastSource;
+  app.mission = frame.mission;
+  renderer.push(frame);
+  hud.update(frame);
+  if (frame.mission.kind !== missionKind) {
+    missionKind = frame.mission.kind;
+    policy.select(missionKind);
+  }
+  answer(frame);
+}
+
+function onMessage(msg) {
+  switch (msg.type) {
+    case "tick":
+      onTick(msg);
+      break;
+    case "hello":
+      app.sessionId = msg.session_id;
+      hud.setRoad(msg.road);
+      renderer.setRoad(msg.road, msg.tick_hz);
+      if (!policy.registry || policy.registry.version !== msg.registry.version) {
+        policy.useRegistry(msg.registry);
+      } else if (policy.current) {
+        conn.send({ type: "model", name: policy.current.name, sha256: policy.current.sha256 });
+      }
+      status(`connected · session ${msg.session_id} · ${msg.tick_hz} Hz`);
+      break;
+    case "registry":
+      status(`registry updated to v${msg.version}: loading the new weights`);
+      policy.useRegistry(msg);
+      break;
+    case "command_result":
+      app.lastReply = msg;
+      $("reply").textContent = msg.reply;
+      $("reply").className = msg.ok ? "" : "refused";
+      if (msg.ok && msg.mission) {
+        hud.setMission(msg.mission.text);
+        if (msg.mission.kind !== missionKind) {
+          missionKind = msg.mission.kind;
+          policy.select(missionKind);
+        }
+      }
+      break;
+    case "error":
+      app.errors.push(msg);
+      if (app.errors.length > 20) app.errors.shift();
+      if (!QUIET_ERRORS.has(msg.code)) status(`server: ${msg.message}`);
+      break;
+    default:
+      break;
+  }
+}
+
+const conn = new Connection({
+  open: () => {
+    app.connected = true;
+  },
+  close: (event) => {
+    app.connected = false;
+    status(`disconnected (${event.code}${event.reason ? `: ${event.reason}` : ""}); reconnecting…`);
+  },
+  message: onMessage,
+});
+
+function sendCommand(text, source) {
+  const trimmed = text.trim();
+  if (!trimmed) return;
+  app.lastCommandSource = source;
+  if (!conn.send({ type: "command", text: trimmed, source })) {
+    $("reply").textContent = "Not connected; the command was not sent.";
+  }
+}
+
+$("command-form").addEventListener("submit", (event) => {
+  event.preventDefault();
+  const input = $("command-input");
+  sendCommand(input.value, "text");
+  input.value = "";
+});
+
+$("autopilot-toggle").addEventListener("click", () => {
+  app.autopilot = !app.autopilot;
+  updateDriver();
+});
+
+const voice = new Voice(
+  $("mic-button"),
+  (text) => {
+    app.lastHeard = text;
+    $("command-input").value = text;
+    sendCommand(text, "voice");
+  },
+  status,
+);
+app.voiceAvailable = voice.available;
+
+async function boot() {
+  renderer.start();
+  updateDriver();
+  try {
+    const response = await fetch("/api/registry");
+    await policy.useRegistry(await response.json());
+  } catch (err) {
+    status(`could not read the model registry: ${err.message || err}`);
+  }
+  conn.connect();
+}
+
+boot();
