@@ -3,9 +3,11 @@
 set -euo pipefail
 cd "$(dirname "$0")/../apps/training"
 . .venv/bin/activate
-ruff check src tests scripts bench
+ruff check src tests scripts bench ../simulator/src ../simulator/tests ../simulator/bench
 set +e
 python -m pytest "$@"
-code=$?
+training=$?
+(cd ../simulator && python -m pytest "$@")
+app=$?
 set -e
-exit $code
+[ $training -eq 0 ] && [ $app -eq 0 ]

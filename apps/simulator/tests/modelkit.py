@@ -34,7 +34,17 @@ def train_tiny_ppo(out_dir: Path) -> Path:
         policy_kwargs={"net_arch": [32, 32]},
     )
     with contextlib.redirect_stderr(io.StringIO()):
-        kickstart(model, params, "discrete", 1, 32, 150, 4, 1024, 3e-3)
+        kickstart(
+            model,
+            params,
+            "discrete",
+            rounds=1,
+            n_envs=32,
+            n_steps=150,
+            epochs=4,
+            batch_size=1024,
+            lr=3e-3,
+        )
     model.learn(TRAIN_STEPS)
     path = out_dir / "ppo-tiny" / "ppo-highway-final.zip"
     path.parent.mkdir(parents=True, exist_ok=True)

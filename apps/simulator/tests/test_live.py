@@ -47,7 +47,7 @@ def test_session_over_a_real_websocket(server) -> None:
             assert hello["tick_hz"] == 25.0
             frames = await answering(ws, 20)
             late = frames[-1]["counters"]["late_answers"]
-            assert late <= 2, f"{late} late answers on loopback"
+            assert late <= 5, f"{late} late answers of 20 on loopback"
             assert [f["tick"] for f in frames] == list(
                 range(frames[0]["tick"], frames[0]["tick"] + 20)
             )

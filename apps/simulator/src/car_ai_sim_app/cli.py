@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import argparse
 import logging
+import sys
 from pathlib import Path
 
 from car_ai_rl.errors import UserError
 
 from car_ai_sim_app.config import DEFAULT_MISSION_LOG, AppConfig, Limits
+
+LOOPBACK = ("127.0.0.1", "localhost", "::1")
 
 
 def config_from_args(args: argparse.Namespace) -> AppConfig:
@@ -38,6 +41,12 @@ def serve(args: argparse.Namespace) -> int:
     config = config_from_args(args)
     logging.basicConfig(level=args.log_level.upper(), format="%(levelname)s %(name)s: %(message)s")
     app = create_app(config)
+    if args.host not in LOOPBACK:
+        print(
+            f"warning: serving on {args.host}: there is no authentication; anyone who can reach "
+            "this port can open sessions and reload the registry",
+            file=sys.stderr,
+        )
     registry = app.state.sim.store.current
     print(
         f"car-ai-rl serve: http://{args.host}:{args.port}/  models: "

@@ -229,7 +229,14 @@ class Hub:
             s.ready = True
             s.counters.drives += 1
             self._start_mission(s, self._current_request(s), "drive_start")
-            steps[s.id] = {"source": None, "events": ["drive_started"]}
+            steps[s.id] = {
+                "source": None,
+                "requested": None,
+                "applied": None,
+                "intervened": False,
+                "reasons": [],
+                "events": ["drive_started"],
+            }
         self.tick += 1
         self._send_frames(ready + joining, steps)
         self.stats.record(start, (time.perf_counter() - start) * 1000.0)
@@ -278,13 +285,8 @@ class Hub:
             self._end_mission(s, "collision" if collision else "failed")
             events.append("drive_ended")
             c.drives += 1
-            reason = (
-                "collision"
-                if collision
-                else "exited"
-                if ev[layout.EV_EXITED] > 0.5
-                else "time_limit"
-            )
+            exited = ev[layout.EV_EXITED] > 0.5
+            reason = "collision" if collision else "exited" if exited else "time_limit"
             self._start_mission(s, self._current_request(s), "drive_start", extra_reason=reason)
         return {
             "source": source,

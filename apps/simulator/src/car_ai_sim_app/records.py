@@ -22,8 +22,6 @@ from car_ai_rl.evals.mission_log import MissionLog
 
 log = logging.getLogger("car_ai_sim_app.records")
 
-OUTCOMES = ("succeeded", "failed", "collision", "replaced", "cancelled", "abandoned")
-
 
 def utc_now() -> str:
     """The mission log's timestamp format (ISO 8601, UTC, milliseconds)."""
@@ -32,7 +30,10 @@ def utc_now() -> str:
 
 @dataclass
 class MissionRecord:
-    """A mission while it runs; ``row()`` is what the mission log stores when it ends."""
+    """A mission while it runs; ``row()`` is what the mission log stores when it ends.
+
+    Outcomes: succeeded, failed (as the simulator judged), collision, replaced, cancelled,
+    abandoned (the session closed)."""
 
     session_id: str
     mission: dict[str, Any]
