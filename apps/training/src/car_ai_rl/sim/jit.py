@@ -27,6 +27,7 @@ USING_NUMBA = _numba is not None
 
 _PACKAGE_DIR = Path(__file__).resolve().parent.parent
 _KERNEL_PACKAGES = ("sim", "safety", "policies")
+_ALWAYS = ("params.py", "jit.py")  # field layout and compile flags
 
 
 def kernel_source_digest() -> str:
@@ -36,7 +37,7 @@ def kernel_source_digest() -> str:
     for package in _KERNEL_PACKAGES:
         for path in sorted((_PACKAGE_DIR / package).glob("*.py")):
             source = path.read_bytes()
-            if b"@kernel" in source or b"@parallel_kernel" in source or path.name == "params.py":
+            if b"@kernel" in source or b"@parallel_kernel" in source or path.name in _ALWAYS:
                 digest.update(path.name.encode())
                 digest.update(source)
     return digest.hexdigest()[:16]
@@ -57,7 +58,7 @@ def parallel_kernel(fn: F) -> F:
     """Like :func:`kernel`, with ``prange`` loops spread over threads."""
     if _numba is None:
         return fn
-    return _numba.njit(cache=True, nogil=True, parallel=True)(fn)  # type: ignore[return-value]
+    return _numba.njit(cache=True, nogil=True, parallel=True, error_model="numpy")(fn)  # type: ignore[return-value]
 
 
 prange = _numba.prange if _numba is not None else range
@@ -67,4 +68,4 @@ def kernel(fn: F) -> F:
     """Compile ``fn`` in nopython mode (cached on disk), or return it unchanged as the fallback."""
     if _numba is None:
         return fn
-    return _numba.njit(cache=True, nogil=True)(fn)  # type: ignore[return-value]
+    return _numba.njit(cache=True, nogil=True, error_model="numpy")(fn)  # type: ignore[return-value]

@@ -10,8 +10,11 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+import numpy as np
+
 from car_ai_rl.sim.jit import kernel
 from car_ai_rl.sim.layout import (
+    ACTIVE,
     CRUISE,
     EXIT,
     EXIT_X_M,
@@ -31,7 +34,7 @@ from car_ai_rl.sim.layout import (
     X_M,
     Y_M,
 )
-from car_ai_rl.sim.traffic import NO_VEHICLE, follower_in_lane, leader_in_lane
+from car_ai_rl.sim.traffic import NO_VEHICLE
 
 OBS_SCHEMA_VERSION = "highway-mission-obs/1"
 
@@ -120,7 +123,36 @@ def ramp_available(veh, env, b, p):
 
 
 @kernel
-def write_gap_block(veh, b, lane, exists, out, k):
+def ego_neighbors(veh, b, lane_ref, leads, follows):
+    """Nearest vehicle ahead of and behind the ego in lanes lane_ref - 1, lane_ref, lane_ref + 1
+    (same rules as ``leader_in_lane`` / ``follower_in_lane``, in one pass over the vehicles)."""
+    x = veh[X_M, b, 0]
+    best_ahead = np.full(3, np.inf)
+    best_behind = np.full(3, -np.inf)
+    for k in range(3):
+        leads[k] = NO_VEHICLE
+        follows[k] = NO_VEHICLE
+    for j in range(1, veh.shape[2]):
+        if veh[ACTIVE, b, j] < 0.5:
+            continue
+        xj = veh[X_M, b, j]
+        lane_j = veh[LANE, b, j]
+        target_j = veh[TARGET_LANE, b, j]
+        for k in range(3):
+            lane = lane_ref - 1 + k
+            if lane_j != lane and target_j != lane:
+                continue
+            if xj >= x:  # ties: j > 0 counts as ahead, as in leader_in_lane
+                if xj < best_ahead[k]:
+                    best_ahead[k] = xj
+                    leads[k] = j
+            elif xj > best_behind[k]:
+                best_behind[k] = xj
+                follows[k] = j
+
+
+@kernel
+def write_gap_block(veh, b, lead, follow, exists, out, k):
     """Write one lane's (exists, front gap, front closing, rear gap, rear closing) at out[k:]."""
     if not exists:
         out[k] = 0.0
@@ -133,7 +165,6 @@ def write_gap_block(veh, b, lane, exists, out, k):
     x = veh[X_M, b, 0]
     v = veh[SPEED_MPS, b, 0]
     half = 0.5 * veh[LENGTH_M, b, 0]
-    lead = leader_in_lane(veh, b, lane, x, 0) if lane >= 0 else NO_VEHICLE
     if lead == NO_VEHICLE:
         out[k + 1] = 1.0
         out[k + 2] = 0.0
@@ -141,7 +172,6 @@ def write_gap_block(veh, b, lane, exists, out, k):
         gap = veh[X_M, b, lead] - x - half - 0.5 * veh[LENGTH_M, b, lead]
         out[k + 1] = clip1(gap / GAP_SCALE_M)
         out[k + 2] = clip1((v - veh[SPEED_MPS, b, lead]) / CLOSING_SCALE_MPS)
-    follow = follower_in_lane(veh, b, lane, x, 0) if lane >= 0 else NO_VEHICLE
     if follow == NO_VEHICLE:
         out[k + 3] = 1.0
         out[k + 4] = 0.0
@@ -185,12 +215,18 @@ def observe(veh, env, b, p, out):
     out[15] = clip1((deadline - env[STEP, b]) * p.dt_s / TIME_SCALE_S)
     out[16] = clip1(env[MISSION_HOLD_S, b] / 2.0)
     out[17] = clip1(env[PREV_ACCEL_MPS2, b] / ACCEL_SCALE_MPS2)
+    leads = np.empty(3, dtype=np.int64)
+    follows = np.empty(3, dtype=np.int64)
+    ego_neighbors(veh, b, lane_ref, leads, follows)
     k = 18
-    for rel in (-1, 0, 1):
-        lane = lane_ref + rel
+    for rel in range(3):
+        lane = lane_ref - 1 + rel
         exists = 0 <= lane <= n_lanes - 1
-        if rel == 1 and lane == n_lanes and ramp:
-            exists = True
-            lane = -1  # the ramp: an existing lane with nobody on it
-        write_gap_block(veh, b, lane, exists, out, k)
+        lead = leads[rel]
+        follow = follows[rel]
+        if rel == 2 and lane == n_lanes and ramp:
+            exists = True  # the ramp: an existing lane with nobody on it
+            lead = NO_VEHICLE
+            follow = NO_VEHICLE
+        write_gap_block(veh, b, lead, follow, exists, out, k)
         k += 5
