@@ -33,6 +33,8 @@ def test_local_short_training_job_artifacts_load_and_export(tmp_path, capsys, mo
         "entrypoint.args.n-envs=2",
         "--set",
         "max_duration=10m",
+        "--set",
+        "env.CAR_AI_RL_KICKSTART=0",  # a plumbing test: skip the imitation phase
     )
     assert code == 0, err
     job_id = out.strip()

@@ -181,6 +181,7 @@ def test_ray_short_training_job_artifacts_load_and_export(tmp_path, ray_head, ca
         "entrypoint.args.steps=2000",
         "entrypoint.args.n-envs=2",
         "max_duration=10m",
+        "env.CAR_AI_RL_KICKSTART=0",  # a plumbing test: skip the imitation phase
     )
     code, out, _ = cli(capsys, "jobs", "logs", job_id, "--follow", "--jobs-dir", str(jobs_dir))
     record = wait_until_ended(JobStore(jobs_dir), job_id, timeout_s=120)
