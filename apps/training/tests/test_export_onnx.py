@@ -116,6 +116,20 @@ def test_compare_flags_mismatches():
     assert compare(obs, ref_c, tie, ref_c, "continuous").boundary_cases == 1
 
 
+def test_compare_accepts_near_tied_discrete_scores_only():
+    obs = np.zeros((2, OBS_DIM), np.float32)
+    scores = np.zeros((2, 15))
+    scores[0, [3, 7]] = [0.01, 0.01 - 1e-8]  # a tie float rounding may settle either way
+    scores[1, [3, 7]] = [0.01, 0.01 - 1e-3]  # a real preference
+    ref = np.array([3, 3])
+    got = np.array([7, 3])
+    tied = compare(obs, ref, DISCRETE_CONTROLS[got], got, "discrete", reference_scores=scores)
+    assert tied.ok and tied.boundary_cases == 1 and tied.action_mismatches == 0
+    got = np.array([3, 7])
+    real = compare(obs, ref, DISCRETE_CONTROLS[got], got, "discrete", reference_scores=scores)
+    assert not real.ok and real.action_mismatches == 1 and real.boundary_cases == 0
+
+
 def test_export_subcommand_without_check(models, tmp_path):
     out = tmp_path / "nested" / "dqn.onnx"
     assert run(["export", str(models.zips["dqn"]), str(out), "--no-check"]) == 0

@@ -163,12 +163,14 @@ def export_onnx(
 def run_parity(
     model: object, info: ModelInfo, onnx_path: Path, n_check: int, log: Callable[[str], None]
 ) -> ParityReport:
+    from car_ai_rl.export.actor import build_actor
     from car_ai_rl.policies.onnx_policy import make_session
     from car_ai_rl.policies.sb3_policy import SB3Policy
 
     log(f"parity check: collecting {n_check} observations from heuristic and model rollouts")
     session = make_session(onnx_path)
-    report = check_parity(SB3Policy(model, info), session, info.sim_params, n_check)
+    body = build_actor(model, info.algo, info.action_mode).body
+    report = check_parity(SB3Policy(model, info), session, info.sim_params, n_check, body)
     verdict = "passed" if report.ok else "FAILED"
     log(f"parity check {verdict}: {report.describe()}")
     return report
