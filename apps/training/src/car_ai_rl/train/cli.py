@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -90,11 +91,18 @@ def flag_overrides(args: argparse.Namespace, algo: str | None) -> dict[str, Any]
 def run_training(args: argparse.Namespace, algo: str | None) -> int:
     from car_ai_rl.train.config import build_config, env_overrides, load_config_file
     from car_ai_rl.train.runner import train
+    from car_ai_rl.train.stop_request import TrainingStopped
 
     config = build_config(
         load_config_file(args.config), env_overrides(), flag_overrides(args, algo)
     )
-    train(config, args.steps, args.n_envs, Path(args.log_dir), args.resume, not args.no_progress)
+    try:
+        train(
+            config, args.steps, args.n_envs, Path(args.log_dir), args.resume, not args.no_progress
+        )
+    except TrainingStopped as stopped:
+        print(f"\n{stopped}", file=sys.stderr)
+        return stopped.exit_code
     return 0
 
 

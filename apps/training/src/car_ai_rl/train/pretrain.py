@@ -40,10 +40,12 @@ def heuristic_labels(state: core.SimState, params: SimParams, action_mode: str) 
     )
 
 
-def policy_actions(model: OnPolicyAlgorithm, obs: np.ndarray) -> np.ndarray:
+def policy_actions(model: OnPolicyAlgorithm, obs: np.ndarray, action_mode: str) -> np.ndarray:
+    """Sampled actions, clipped to the Box in continuous mode as SB3 does when it steps."""
     with torch.no_grad():
         actions, _, _ = model.policy(torch.as_tensor(obs))
-    return actions.numpy()
+    actions = actions.numpy()
+    return np.clip(actions, -1.0, 1.0) if action_mode == "continuous" else actions
 
 
 def drive(
@@ -71,9 +73,7 @@ def drive(
                 else heuristic_controls(state, params)
             )
         else:
-            controls = decode_actions(
-                np.clip(policy_actions(model, obs), -1, 14), action_mode, n_envs
-            )
+            controls = decode_actions(policy_actions(model, obs, action_mode), action_mode, n_envs)
         state, result = core.step(state, controls, params)
         rewards[t] = result.reward
         dones[t] = result.done

@@ -23,6 +23,7 @@ from car_ai_rl.train.callbacks import CurriculumCallback, EvalMetricsCallback
 from car_ai_rl.train.config import TrainConfig
 from car_ai_rl.train.curriculum import params_at
 from car_ai_rl.train.pretrain import kickstart
+from car_ai_rl.train.stop_request import StopOnRequestCallback, TrainingStopped, stop_requests
 
 ALGO_CLASSES = {"ppo": PPO, "dqn": DQN}
 CHECKPOINT_RE = re.compile(r"_(\d+)_steps\.zip$")
@@ -48,6 +49,15 @@ def save_atomic(model: BaseAlgorithm, path: Path) -> None:
     tmp = path.with_name(f".{path.stem}.partial.zip")
     model.save(tmp)
     os.replace(tmp, path)
+
+
+def save_checkpoint(model: BaseAlgorithm, log_dir: Path, prefix: str, with_buffer: bool) -> Path:
+    """Save a checkpoint named like CheckpointCallback's, so ``--resume`` finds it."""
+    path = log_dir / "checkpoints" / f"{prefix}_{model.num_timesteps}_steps.zip"
+    save_atomic(model, path)
+    if with_buffer:
+        model.save_replay_buffer(path.with_name(path.name.replace(".zip", "_replay_buffer.pkl")))
+    return path
 
 
 def newest_checkpoint(log_dir: Path) -> Path | None:
@@ -206,11 +216,16 @@ def train(
     evaluator = EvalMetricsCallback(
         target_params, config.action_mode, config.eval_episodes, config.eval_every_steps
     )
-    callbacks = CallbackList(
-        [checkpoints, CurriculumCallback(target_params, config.curriculum, total_steps), evaluator]
-    )
     remaining = total_steps - model.num_timesteps
-    try:
+    with stop_requests() as stop:
+        callbacks = CallbackList(
+            [
+                StopOnRequestCallback(stop),
+                checkpoints,
+                CurriculumCallback(target_params, config.curriculum, total_steps),
+                evaluator,
+            ]
+        )
         if remaining > 0:
             model.learn(
                 total_timesteps=remaining,
@@ -219,15 +234,9 @@ def train(
                 reset_num_timesteps=not resume,
                 tb_log_name=prefix,
             )
-    except KeyboardInterrupt:
-        path = log_dir / "checkpoints" / f"{prefix}_{model.num_timesteps}_steps.zip"
-        save_atomic(model, path)
-        if config.algo == "dqn":
-            model.save_replay_buffer(
-                path.with_name(path.name.replace(".zip", "_replay_buffer.pkl"))
-            )
-        print(f"\ninterrupted: saved {path}; continue with --resume", file=sys.stderr)
-        raise
+    if stop.requested:
+        path = save_checkpoint(model, log_dir, prefix, config.algo == "dqn")
+        raise TrainingStopped(f"interrupted: saved {path}; continue with --resume", stop.exit_code)
     if config.eval_episodes > 0:
         metrics = evaluator.evaluate()
         write_json_atomic(log_dir / "final_eval.json", metrics)
