@@ -151,14 +151,24 @@ def neighbour_tables(state: SimState, params: SimParams, b: int = 0):
 def traffic_accel(state: SimState, i: int, params: SimParams, b: int = 0) -> float:
     """The IDM acceleration the step kernel gives traffic vehicle i."""
     lead, _ = neighbour_tables(state, params, b)
-    return float(traffic.traffic_accel(state.veh, b, i, params.kernel_params, lead))
+    return float(
+        traffic.traffic_accel(state.veh, b, i, traffic.traffic_model(params.kernel_params), lead)
+    )
 
 
 def mobil_choice(state: SimState, i: int, params: SimParams, b: int = 0) -> int:
     """MOBIL's lane choice for traffic vehicle i: -1, 0 or +1."""
     lead, follow = neighbour_tables(state, params, b)
     return int(
-        traffic.mobil_choice(state.veh, b, i, params.n_lanes, params.kernel_params, lead, follow)
+        traffic.mobil_choice(
+            state.veh,
+            b,
+            i,
+            params.n_lanes,
+            traffic.traffic_model(params.kernel_params),
+            lead,
+            follow,
+        )
     )
 
 

@@ -25,8 +25,8 @@ from car_ai_rl.sim.params import SimParams
 
 # ------------------------------------------------------------------------------ IDM
 def test_idm_free_road_limits() -> None:
-    kp = SimParams().kernel_params
-    a = kp.traffic_accel_max_mps2
+    kp = traffic.traffic_model(SimParams().kernel_params)
+    a = kp.accel_max_mps2
     # standing start on a free road: the full IDM acceleration
     assert traffic.idm_accel(0.0, 30.0, math.inf, 0.0, 1.5, kp) == pytest.approx(a)
     # at the desired speed on a free road: no acceleration
@@ -42,9 +42,9 @@ def test_idm_free_road_limits() -> None:
 @pytest.mark.parametrize("speed", [5.0, 15.0, 25.0])
 def test_idm_equilibrium_gap_gives_zero_acceleration(speed: float) -> None:
     """Behind a leader at the same speed, IDM's equilibrium gap s*/sqrt(1-(v/v0)^4) holds."""
-    kp = SimParams().kernel_params
+    kp = traffic.traffic_model(SimParams().kernel_params)
     desired, headway = 30.0, 1.4
-    s_star = kp.traffic_min_gap_m + speed * headway
+    s_star = kp.min_gap_m + speed * headway
     gap = s_star / math.sqrt(1.0 - (speed / desired) ** 4)
     acc = traffic.idm_accel(speed, desired, gap, 0.0, headway, kp)
     assert acc == pytest.approx(0.0, abs=1e-9)
@@ -54,9 +54,9 @@ def test_idm_equilibrium_gap_gives_zero_acceleration(speed: float) -> None:
 
 
 def test_idm_braking_is_bounded() -> None:
-    kp = SimParams().kernel_params
+    kp = traffic.traffic_model(SimParams().kernel_params)
     acc = traffic.idm_accel(30.0, 30.0, 0.2, 30.0, 1.5, kp)
-    assert acc == pytest.approx(-kp.traffic_brake_max_mps2)
+    assert acc == pytest.approx(-kp.brake_max_mps2)
 
 
 @pytest.mark.parametrize(

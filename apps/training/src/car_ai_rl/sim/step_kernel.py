@@ -68,6 +68,7 @@ from car_ai_rl.sim.traffic import (
     sort_by_position,
     traffic_accel,
     traffic_lane_decisions,
+    traffic_model,
 )
 
 
@@ -128,6 +129,7 @@ def step_env(veh, env, seeds, b, throttle, brake, request, p, scratch, obs_row, 
     lc_started = start_ego_lane_change(veh, env, b, request, p)
     traffic_lane_decisions(veh, b, int(env[STEP, b]), p, order, lead_tab, follow_tab)
     ego_accel = throttle * p.ego_accel_max_mps2 - brake * p.ego_brake_max_mps2
+    model = traffic_model(p)
 
     collided = False
     at_fault = False
@@ -137,7 +139,7 @@ def step_env(veh, env, seeds, b, throttle, brake, request, p, scratch, obs_row, 
         sort_by_position(veh, b, order)
         build_leader_table(veh, b, p.n_lanes, order, lead_tab)
         for j in range(1, n):
-            acc[j] = traffic_accel(veh, b, j, p, lead_tab) if veh[ACTIVE, b, j] > 0.5 else 0.0
+            acc[j] = traffic_accel(veh, b, j, model, lead_tab) if veh[ACTIVE, b, j] > 0.5 else 0.0
         for j in range(n):
             if veh[ACTIVE, b, j] > 0.5:
                 advance_longitudinal(veh, b, j, acc[j], h, p.speed_max_mps)

@@ -4,6 +4,7 @@ All functions act on one env ``b`` of the struct-of-arrays buffer ``veh`` (see `
 """
 
 import math
+from typing import NamedTuple
 
 from car_ai_rl.sim.jit import kernel
 from car_ai_rl.sim.layout import (
@@ -21,6 +22,35 @@ from car_ai_rl.sim.layout import (
 )
 
 NO_VEHICLE = -1
+
+
+class TrafficModel(NamedTuple):
+    """The IDM and MOBIL constants of the per-vehicle kernels.
+
+    A small tuple on purpose: compiled code passes a tuple as one argument per field, and the
+    per-vehicle kernels run hundreds of times a step, so they must not take the full params."""
+
+    accel_max_mps2: float
+    two_sqrt_accel_decel: float  # 2 sqrt(a b): IDM's braking-interaction scale, m/s^2
+    brake_max_mps2: float
+    min_gap_m: float
+    mobil_safe_decel_mps2: float
+    mobil_threshold_mps2: float
+    mobil_keep_right_bias_mps2: float
+
+
+@kernel
+def traffic_model(p):
+    """The :class:`TrafficModel` of kernel params ``p``."""
+    return TrafficModel(
+        p.traffic_accel_max_mps2,
+        2.0 * math.sqrt(p.traffic_accel_max_mps2 * p.traffic_decel_comfort_mps2),
+        p.traffic_brake_max_mps2,
+        p.traffic_min_gap_m,
+        p.mobil_safe_decel_mps2,
+        p.mobil_threshold_mps2,
+        p.mobil_keep_right_bias_mps2,
+    )
 
 
 @kernel
@@ -72,31 +102,30 @@ def bumper_gap_m(veh, b, rear, front):
 
 
 @kernel
-def idm_accel(speed_mps, desired_mps, gap_m, closing_mps, headway_s, p):
-    """Intelligent Driver Model acceleration; ``gap_m`` is inf when there is no leader."""
-    a = p.traffic_accel_max_mps2
+def idm_accel(speed_mps, desired_mps, gap_m, closing_mps, headway_s, m):
+    """Intelligent Driver Model acceleration (``m``: a TrafficModel); ``gap_m`` is inf when
+    there is no leader."""
+    a = m.accel_max_mps2
     ratio = speed_mps / max(desired_mps, 0.1)
     ratio2 = ratio * ratio
     free = 1.0 - ratio2 * ratio2  # the IDM exponent delta = 4
     if math.isinf(gap_m):
         acc = a * free
     else:
-        s_star = p.traffic_min_gap_m + max(
-            0.0,
-            speed_mps * headway_s
-            + speed_mps * closing_mps / (2.0 * math.sqrt(a * p.traffic_decel_comfort_mps2)),
+        s_star = m.min_gap_m + max(
+            0.0, speed_mps * headway_s + speed_mps * closing_mps / m.two_sqrt_accel_decel
         )
         q = s_star / max(gap_m, 0.05)
         acc = a * (free - q * q)
-    return min(max(acc, -p.traffic_brake_max_mps2), a)
+    return min(max(acc, -m.brake_max_mps2), a)
 
 
 @kernel
-def idm_behind(veh, b, i, lead, p):
+def idm_behind(veh, b, i, lead, m):
     """IDM acceleration of vehicle i if ``lead`` (or nobody, when NO_VEHICLE) were its leader."""
     v = veh[SPEED_MPS, b, i]
     if lead == NO_VEHICLE:
-        return idm_accel(v, veh[DESIRED_SPEED_MPS, b, i], math.inf, 0.0, veh[HEADWAY_S, b, i], p)
+        return idm_accel(v, veh[DESIRED_SPEED_MPS, b, i], math.inf, 0.0, veh[HEADWAY_S, b, i], m)
     gap = bumper_gap_m(veh, b, i, lead)
     return idm_accel(
         v,
@@ -104,7 +133,7 @@ def idm_behind(veh, b, i, lead, p):
         gap,
         v - veh[SPEED_MPS, b, lead],
         veh[HEADWAY_S, b, i],
-        p,
+        m,
     )
 
 
@@ -176,56 +205,56 @@ def build_neighbor_tables(veh, b, n_lanes, order, lead_tab, follow_tab):
 
 
 @kernel
-def traffic_accel(veh, b, i, p, lead_tab):
+def traffic_accel(veh, b, i, m, lead_tab):
     """IDM acceleration of traffic vehicle i, following the leaders of every lane it occupies."""
     lane = int(veh[LANE, b, i])
-    acc = idm_behind(veh, b, i, lead_tab[i, lane], p)
+    acc = idm_behind(veh, b, i, lead_tab[i, lane], m)
     target = int(veh[TARGET_LANE, b, i])
     if target != lane:
-        acc = min(acc, idm_behind(veh, b, i, lead_tab[i, target], p))
+        acc = min(acc, idm_behind(veh, b, i, lead_tab[i, target], m))
     return acc
 
 
 @kernel
-def mobil_choice(veh, b, i, n_lanes, p, lead_tab, follow_tab):
+def mobil_choice(veh, b, i, n_lanes, m, lead_tab, follow_tab):
     """MOBIL lane choice for vehicle i: -1 (left), +1 (right) or 0 (stay)."""
     lane = int(veh[LANE, b, i])
     old_lead = lead_tab[i, lane]
     old_follow = follow_tab[i, lane]
-    acc_self_old = idm_behind(veh, b, i, old_lead, p)
+    acc_self_old = idm_behind(veh, b, i, old_lead, m)
     # the old follower gains when i leaves: it would then follow i's old leader
     gain_old_follow = 0.0
     if old_follow != NO_VEHICLE:
-        gain_old_follow = idm_behind(veh, b, old_follow, old_lead, p) - idm_behind(
-            veh, b, old_follow, i, p
+        gain_old_follow = idm_behind(veh, b, old_follow, old_lead, m) - idm_behind(
+            veh, b, old_follow, i, m
         )
     politeness = veh[POLITENESS, b, i]
     best_dir = 0
-    best_gain = p.mobil_threshold_mps2
+    best_gain = m.mobil_threshold_mps2
     for direction in (-1, 1):
         new_lane = lane + direction
         if new_lane < 0 or new_lane > n_lanes - 1:
             continue
         new_lead = lead_tab[i, new_lane]
         new_follow = follow_tab[i, new_lane]
-        if new_lead != NO_VEHICLE and bumper_gap_m(veh, b, i, new_lead) < p.traffic_min_gap_m:
+        if new_lead != NO_VEHICLE and bumper_gap_m(veh, b, i, new_lead) < m.min_gap_m:
             continue
         gain_new_follow = 0.0
         if new_follow != NO_VEHICLE:
-            if bumper_gap_m(veh, b, new_follow, i) < p.traffic_min_gap_m:
+            if bumper_gap_m(veh, b, new_follow, i) < m.min_gap_m:
                 continue
-            acc_nf_new = idm_behind(veh, b, new_follow, i, p)
-            if acc_nf_new < -p.mobil_safe_decel_mps2:
+            acc_nf_new = idm_behind(veh, b, new_follow, i, m)
+            if acc_nf_new < -m.mobil_safe_decel_mps2:
                 continue
-            gain_new_follow = acc_nf_new - idm_behind(veh, b, new_follow, new_lead, p)
-        acc_self_new = idm_behind(veh, b, i, new_lead, p)
-        if acc_self_new < -p.mobil_safe_decel_mps2:
+            gain_new_follow = acc_nf_new - idm_behind(veh, b, new_follow, new_lead, m)
+        acc_self_new = idm_behind(veh, b, i, new_lead, m)
+        if acc_self_new < -m.mobil_safe_decel_mps2:
             continue
         gain = (
             acc_self_new
             - acc_self_old
             + politeness * (gain_new_follow + gain_old_follow)
-            + direction * p.mobil_keep_right_bias_mps2
+            + direction * m.mobil_keep_right_bias_mps2
         )
         if gain > best_gain:
             best_gain = gain
@@ -245,6 +274,7 @@ def traffic_lane_decisions(veh, b, step, p, order, lead_tab, follow_tab):
     times a second, staggered by its index; the tables are rebuilt after every change."""
     n = veh.shape[2]
     period = max(1, int(round(1.0 / (p.mobil_decision_hz * p.dt_s))))
+    model = traffic_model(p)
     built = False
     for i in range(1, n):
         if (step + i) % period != 0:
@@ -256,7 +286,7 @@ def traffic_lane_decisions(veh, b, step, p, order, lead_tab, follow_tab):
         if not built:
             build_neighbor_tables(veh, b, p.n_lanes, order, lead_tab, follow_tab)
             built = True
-        direction = mobil_choice(veh, b, i, p.n_lanes, p, lead_tab, follow_tab)
+        direction = mobil_choice(veh, b, i, p.n_lanes, model, lead_tab, follow_tab)
         if direction != 0:
             start_lane_change(veh, b, i, veh[LANE, b, i] + direction)
             built = False
