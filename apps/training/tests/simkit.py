@@ -151,9 +151,9 @@ def neighbour_tables(state: SimState, params: SimParams, b: int = 0):
 def traffic_accel(state: SimState, i: int, params: SimParams, b: int = 0) -> float:
     """The IDM acceleration the step kernel gives traffic vehicle i."""
     lead, _ = neighbour_tables(state, params, b)
-    return float(
-        traffic.traffic_accel(state.veh, b, i, traffic.traffic_model(params.kernel_params), lead)
-    )
+    acc = np.zeros(state.veh.shape[2])
+    traffic.traffic_accels(state.veh, b, traffic.traffic_model(params.kernel_params), lead, acc)
+    return float(acc[i])
 
 
 def mobil_choice(state: SimState, i: int, params: SimParams, b: int = 0) -> int:

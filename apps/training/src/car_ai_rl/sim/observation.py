@@ -10,8 +10,6 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-import numpy as np
-
 from car_ai_rl.sim.jit import kernel
 from car_ai_rl.sim.layout import (
     ACTIVE,
@@ -123,15 +121,13 @@ def ramp_available(veh, env, b, p):
 
 
 @kernel
-def ego_neighbors(veh, b, lane_ref, leads, follows):
-    """Nearest vehicle ahead of and behind the ego in lanes lane_ref - 1, lane_ref, lane_ref + 1
-    (same rules as ``leader_in_lane`` / ``follower_in_lane``, in one pass over the vehicles)."""
+def ego_neighbors(veh, b, lane_ref, near):
+    """Nearest vehicle ahead of (``near[k]``) and behind (``near[3 + k]``) the ego in lane
+    lane_ref - 1 + k, k = 0, 1, 2 (same rules as ``leader_in_lane`` / ``follower_in_lane``, in
+    one pass over the vehicles). ``near`` is caller-owned so the step allocates nothing."""
     x = veh[X_M, b, 0]
-    best_ahead = np.full(3, np.inf)
-    best_behind = np.full(3, -np.inf)
-    for k in range(3):
-        leads[k] = NO_VEHICLE
-        follows[k] = NO_VEHICLE
+    for k in range(6):
+        near[k] = NO_VEHICLE
     for j in range(1, veh.shape[2]):
         if veh[ACTIVE, b, j] < 0.5:
             continue
@@ -143,12 +139,13 @@ def ego_neighbors(veh, b, lane_ref, leads, follows):
             if lane_j != lane and target_j != lane:
                 continue
             if xj >= x:  # ties: j > 0 counts as ahead, as in leader_in_lane
-                if xj < best_ahead[k]:
-                    best_ahead[k] = xj
-                    leads[k] = j
-            elif xj > best_behind[k]:
-                best_behind[k] = xj
-                follows[k] = j
+                best = near[k]
+                if best == NO_VEHICLE or xj < veh[X_M, b, best]:
+                    near[k] = j
+            else:
+                best = near[3 + k]
+                if best == NO_VEHICLE or xj > veh[X_M, b, best]:
+                    near[3 + k] = j
 
 
 @kernel
@@ -182,8 +179,9 @@ def write_gap_block(veh, b, lead, follow, exists, out, k):
 
 
 @kernel
-def observe(veh, env, b, p, out):
-    """Fill ``out`` (length OBS_DIM) with env b's normalized observation."""
+def observe(veh, env, b, p, out, near):
+    """Fill ``out`` (length OBS_DIM) with env b's normalized observation (``near``: an int64
+    work array of length 6)."""
     n_lanes = p.n_lanes
     lane_ref = min(ego_lane_ref(veh, b, p), n_lanes - 1)
     x = veh[X_M, b, 0]
@@ -215,15 +213,13 @@ def observe(veh, env, b, p, out):
     out[15] = clip1((deadline - env[STEP, b]) * p.dt_s / TIME_SCALE_S)
     out[16] = clip1(env[MISSION_HOLD_S, b] / 2.0)
     out[17] = clip1(env[PREV_ACCEL_MPS2, b] / ACCEL_SCALE_MPS2)
-    leads = np.empty(3, dtype=np.int64)
-    follows = np.empty(3, dtype=np.int64)
-    ego_neighbors(veh, b, lane_ref, leads, follows)
+    ego_neighbors(veh, b, lane_ref, near)
     k = 18
     for rel in range(3):
         lane = lane_ref - 1 + rel
         exists = 0 <= lane <= n_lanes - 1
-        lead = leads[rel]
-        follow = follows[rel]
+        lead = near[rel]
+        follow = near[3 + rel]
         if rel == 2 and lane == n_lanes and ramp:
             exists = True  # the ramp: an existing lane with nobody on it
             lead = NO_VEHICLE

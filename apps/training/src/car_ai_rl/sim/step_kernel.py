@@ -66,7 +66,7 @@ from car_ai_rl.sim.traffic import (
     build_leader_table,
     leader_in_lane,
     sort_by_position,
-    traffic_accel,
+    traffic_accels,
     traffic_lane_decisions,
     traffic_model,
 )
@@ -138,8 +138,7 @@ def step_env(veh, env, seeds, b, throttle, brake, request, p, scratch, obs_row, 
         acc[0] = ego_accel
         sort_by_position(veh, b, order)
         build_leader_table(veh, b, p.n_lanes, order, lead_tab)
-        for j in range(1, n):
-            acc[j] = traffic_accel(veh, b, j, model, lead_tab) if veh[ACTIVE, b, j] > 0.5 else 0.0
+        traffic_accels(veh, b, model, lead_tab, acc)
         for j in range(n):
             if veh[ACTIVE, b, j] > 0.5:
                 advance_longitudinal(veh, b, j, acc[j], h, p.speed_max_mps)
@@ -199,7 +198,7 @@ def step_env(veh, env, seeds, b, throttle, brake, request, p, scratch, obs_row, 
     ev_row[EV_ACCEL_MPS2] = accel
     ev_row[EV_DISTANCE_M] = veh[X_M, b, 0] - x_start
     ev_row[EV_TARGET_SPEED_MPS] = env[TARGET_SPEED_MPS, b]
-    observe(veh, env, b, p, obs_row)
+    observe(veh, env, b, p, obs_row, scratch.near)
     return reward
 
 
@@ -219,6 +218,7 @@ class Scratch(NamedTuple):
     order: np.ndarray
     lead: np.ndarray
     follow: np.ndarray
+    near: np.ndarray  # the ego's neighbours, see observation.ego_neighbors
 
 
 @kernel
@@ -228,6 +228,7 @@ def make_scratch(n_vehicles, n_lanes):
         np.empty(n_vehicles, dtype=np.int64),
         np.empty((n_vehicles, n_lanes + 1), dtype=np.int64),
         np.empty((n_vehicles, n_lanes + 1), dtype=np.int64),
+        np.empty(6, dtype=np.int64),
     )
 
 
@@ -244,7 +245,7 @@ def step_one(veh, env, seeds, controls, p, obs, final_obs, rewards, terms, event
         final_obs[b, :] = obs[b, :]
         seeds[b] = next_episode_seed(seeds[b])
         reset_env(veh, env, seeds, b, p)
-        observe(veh, env, b, p, obs[b])
+        observe(veh, env, b, p, obs[b], scratch.near)
 
 
 @kernel
@@ -282,7 +283,8 @@ def step_batch_parallel(veh, env, seeds, controls, pv, obs, final_obs, rewards, 
 def reset_batch(veh, env, seeds, mask, pv, obs):
     """Reset the envs where ``mask`` is true from their seeds, writing their observations."""
     p = unpack_params(pv)
+    near = np.empty(6, dtype=np.int64)
     for b in range(veh.shape[1]):
         if mask[b]:
             reset_env(veh, env, seeds, b, p)
-            observe(veh, env, b, p, obs[b])
+            observe(veh, env, b, p, obs[b], near)

@@ -205,14 +205,22 @@ def build_neighbor_tables(veh, b, n_lanes, order, lead_tab, follow_tab):
 
 
 @kernel
-def traffic_accel(veh, b, i, m, lead_tab):
-    """IDM acceleration of traffic vehicle i, following the leaders of every lane it occupies."""
-    lane = int(veh[LANE, b, i])
-    acc = idm_behind(veh, b, i, lead_tab[i, lane], m)
-    target = int(veh[TARGET_LANE, b, i])
-    if target != lane:
-        acc = min(acc, idm_behind(veh, b, i, lead_tab[i, target], m))
-    return acc
+def traffic_accels(veh, b, m, lead_tab, acc):
+    """IDM accelerations of env b's traffic into ``acc[1:]`` (0 for inactive vehicles). A
+    vehicle changing lanes follows the leaders of both lanes it occupies.
+
+    One call per env, with the per-vehicle loop inside: a call per vehicle costs more than
+    the IDM arithmetic itself."""
+    for i in range(1, veh.shape[2]):
+        if veh[ACTIVE, b, i] < 0.5:
+            acc[i] = 0.0
+            continue
+        lane = int(veh[LANE, b, i])
+        a = idm_behind(veh, b, i, lead_tab[i, lane], m)
+        target = int(veh[TARGET_LANE, b, i])
+        if target != lane:
+            a = min(a, idm_behind(veh, b, i, lead_tab[i, target], m))
+        acc[i] = a
 
 
 @kernel
