@@ -138,38 +138,30 @@ def put_vehicle(
     v[layout.ACTIVE, b, j] = 1.0
 
 
-def neighbour_tables(state: SimState, params: SimParams, b: int = 0):
-    """Leader and follower tables of env b, as the step kernel builds them."""
+def leader_table(state: SimState, params: SimParams, b: int = 0) -> np.ndarray:
+    """The leader table of env b, as the step kernel builds it each substep."""
     n = state.n_vehicles
     order = np.arange(n, dtype=np.int64)
     lead = np.empty((n, params.n_lanes + 1), dtype=np.int64)
-    follow = np.empty((n, params.n_lanes + 1), dtype=np.int64)
-    traffic.build_neighbor_tables(state.veh, b, params.n_lanes, order, lead, follow)
-    return lead, follow
+    traffic.sort_by_position(state.veh, b, order)
+    traffic.build_leader_table(state.veh, b, params.n_lanes, order, lead)
+    return lead
 
 
 def traffic_accel(state: SimState, i: int, params: SimParams, b: int = 0) -> float:
     """The IDM acceleration the step kernel gives traffic vehicle i."""
-    lead, _ = neighbour_tables(state, params, b)
     acc = np.zeros(state.veh.shape[2])
-    traffic.traffic_accels(state.veh, b, traffic.traffic_model(params.kernel_params), lead, acc)
+    model = traffic.traffic_model(params.kernel_params)
+    traffic.traffic_accels(state.veh, b, model, leader_table(state, params, b), acc)
     return float(acc[i])
 
 
 def mobil_choice(state: SimState, i: int, params: SimParams, b: int = 0) -> int:
     """MOBIL's lane choice for traffic vehicle i: -1, 0 or +1."""
-    lead, follow = neighbour_tables(state, params, b)
-    return int(
-        traffic.mobil_choice(
-            state.veh,
-            b,
-            i,
-            params.n_lanes,
-            traffic.traffic_model(params.kernel_params),
-            lead,
-            follow,
-        )
-    )
+    near = np.empty(6, dtype=np.int64)
+    traffic.neighbors(state.veh, b, i, int(state.veh[layout.LANE, b, i]), near)
+    model = traffic.traffic_model(params.kernel_params)
+    return int(traffic.mobil_choice(state.veh, b, i, params.n_lanes, model, near))
 
 
 def controls(throttle: float = 0.0, brake: float = 0.0, lane: float = 0.0, n: int = 1):

@@ -339,3 +339,38 @@ def test_the_ego_never_starts_in_an_unavoidable_collision(
 def test_the_ego_never_starts_in_an_unavoidable_collision_with_a_wide_speed_range() -> None:
     params = SimParams(traffic_speed_min_mps=10.0, traffic_speed_max_mps=40.0, traffic_density=30.0)
     assert _unavoidable_starts(params, 500, 5) == []
+
+
+# ------------------------------------------------------------------ neighbour search
+@SETTINGS
+@given(params=sim_params(), seed=seeds_st, ctl_seed=seeds_st, n_steps=st.integers(0, 60))
+def test_neighbors_match_the_sorted_leader_table_and_lane_scans(
+    params: SimParams, seed: int, ctl_seed: int, n_steps: int
+) -> None:
+    """``traffic.neighbors`` (MOBIL and the observation) agrees with the leader table the
+    substeps build from the sorted order, and with the single-lane scans."""
+    from simkit import leader_table
+
+    from car_ai_rl.sim import traffic
+
+    n_envs = 3
+    state, _ = core.reset(params, core.seeds_from_ints(seed, n_envs))
+    controls = random_controls(np.random.default_rng(ctl_seed % 2**32), n_steps, n_envs)
+    for t in range(n_steps):
+        core.step(state, controls[t], params)
+    near = np.empty(6, dtype=np.int64)
+    veh = state.veh
+    for b in range(n_envs):
+        lead_tab = leader_table(state, params, b)
+        for i in range(params.n_vehicles):
+            if veh[layout.ACTIVE, b, i] < 0.5:
+                continue
+            lane = int(veh[layout.LANE, b, i])
+            traffic.neighbors(veh, b, i, lane, near)
+            for k in range(3):
+                other = lane - 1 + k
+                if 0 <= other <= params.n_lanes:
+                    assert near[k] == lead_tab[i, other]
+                    x = veh[layout.X_M, b, i]
+                    assert near[k] == traffic.leader_in_lane(veh, b, other, x, i)
+                    assert near[3 + k] == traffic.follower_in_lane(veh, b, other, x, i)

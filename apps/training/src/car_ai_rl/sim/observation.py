@@ -12,7 +12,6 @@ from dataclasses import dataclass
 
 from car_ai_rl.sim.jit import kernel
 from car_ai_rl.sim.layout import (
-    ACTIVE,
     CRUISE,
     EXIT,
     EXIT_X_M,
@@ -32,7 +31,7 @@ from car_ai_rl.sim.layout import (
     X_M,
     Y_M,
 )
-from car_ai_rl.sim.traffic import NO_VEHICLE
+from car_ai_rl.sim.traffic import NO_VEHICLE, neighbors
 
 OBS_SCHEMA_VERSION = "highway-mission-obs/1"
 
@@ -121,34 +120,6 @@ def ramp_available(veh, env, b, p):
 
 
 @kernel
-def ego_neighbors(veh, b, lane_ref, near):
-    """Nearest vehicle ahead of (``near[k]``) and behind (``near[3 + k]``) the ego in lane
-    lane_ref - 1 + k, k = 0, 1, 2 (same rules as ``leader_in_lane`` / ``follower_in_lane``, in
-    one pass over the vehicles). ``near`` is caller-owned so the step allocates nothing."""
-    x = veh[X_M, b, 0]
-    for k in range(6):
-        near[k] = NO_VEHICLE
-    for j in range(1, veh.shape[2]):
-        if veh[ACTIVE, b, j] < 0.5:
-            continue
-        xj = veh[X_M, b, j]
-        lane_j = veh[LANE, b, j]
-        target_j = veh[TARGET_LANE, b, j]
-        for k in range(3):
-            lane = lane_ref - 1 + k
-            if lane_j != lane and target_j != lane:
-                continue
-            if xj >= x:  # ties: j > 0 counts as ahead, as in leader_in_lane
-                best = near[k]
-                if best == NO_VEHICLE or xj < veh[X_M, b, best]:
-                    near[k] = j
-            else:
-                best = near[3 + k]
-                if best == NO_VEHICLE or xj > veh[X_M, b, best]:
-                    near[3 + k] = j
-
-
-@kernel
 def write_gap_block(veh, b, lead, follow, exists, out, k):
     """Write one lane's (exists, front gap, front closing, rear gap, rear closing) at out[k:]."""
     if not exists:
@@ -181,7 +152,7 @@ def write_gap_block(veh, b, lead, follow, exists, out, k):
 @kernel
 def observe(veh, env, b, p, out, near):
     """Fill ``out`` (length OBS_DIM) with env b's normalized observation (``near``: an int64
-    work array of length 6)."""
+    work array of length 6, so the step allocates nothing)."""
     n_lanes = p.n_lanes
     lane_ref = min(ego_lane_ref(veh, b, p), n_lanes - 1)
     x = veh[X_M, b, 0]
@@ -213,7 +184,7 @@ def observe(veh, env, b, p, out, near):
     out[15] = clip1((deadline - env[STEP, b]) * p.dt_s / TIME_SCALE_S)
     out[16] = clip1(env[MISSION_HOLD_S, b] / 2.0)
     out[17] = clip1(env[PREV_ACCEL_MPS2, b] / ACCEL_SCALE_MPS2)
-    ego_neighbors(veh, b, lane_ref, near)
+    neighbors(veh, b, 0, lane_ref, near)
     k = 18
     for rel in range(3):
         lane = lane_ref - 1 + rel

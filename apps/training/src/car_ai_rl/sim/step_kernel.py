@@ -102,10 +102,15 @@ def start_ego_lane_change(veh, env, b, request, p):
 
 
 @kernel
-def ego_headway_s(veh, b, p):
-    """Time headway to the vehicle ahead in the ego's lane (inf when nobody is ahead)."""
+def ego_headway_s(veh, b, p, near):
+    """Time headway to the vehicle ahead in the ego's lane (inf when nobody is ahead).
+    ``near`` holds the ego's neighbours as ``observe`` left them: reused unless the ego's
+    centre is on the ramp, which the observation counts as the rightmost lane."""
     lane = ego_lane_ref(veh, b, p)
-    lead = leader_in_lane(veh, b, lane, veh[X_M, b, 0], 0)
+    if lane <= p.n_lanes - 1:
+        lead = near[1]
+    else:
+        lead = leader_in_lane(veh, b, lane, veh[X_M, b, 0], 0)
     if lead == NO_VEHICLE:
         return math.inf
     gap = veh[X_M, b, lead] - veh[X_M, b, 0] - 0.5 * (veh[LENGTH_M, b, lead] + veh[LENGTH_M, b, 0])
@@ -123,11 +128,11 @@ def step_env(veh, env, seeds, b, throttle, brake, request, p, scratch, obs_row, 
     target_before = shaping_target_lane(env, b)
     potential_before = lane_potential(veh[Y_M, b, 0] / p.lane_width_m, target_before)
 
-    acc, order, lead_tab, follow_tab = scratch.acc, scratch.order, scratch.lead, scratch.follow
+    acc, order, lead_tab = scratch.acc, scratch.order, scratch.lead
     for j in range(n):
         order[j] = j
     lc_started = start_ego_lane_change(veh, env, b, request, p)
-    traffic_lane_decisions(veh, b, int(env[STEP, b]), p, order, lead_tab, follow_tab)
+    traffic_lane_decisions(veh, b, int(env[STEP, b]), p, scratch.near)
     ego_accel = throttle * p.ego_accel_max_mps2 - brake * p.ego_brake_max_mps2
     model = traffic_model(p)
 
@@ -170,6 +175,7 @@ def step_env(veh, env, seeds, b, throttle, brake, request, p, scratch, obs_row, 
     accel = (veh[SPEED_MPS, b, 0] - v_start) / dt
     jerk = (accel - env[PREV_ACCEL_MPS2, b]) / dt
     env[PREV_ACCEL_MPS2, b] = accel
+    observe(veh, env, b, p, obs_row, scratch.near)
     reward = write_terms(
         terms_row,
         veh[SPEED_MPS, b, 0],
@@ -181,7 +187,7 @@ def step_env(veh, env, seeds, b, throttle, brake, request, p, scratch, obs_row, 
         collided,
         lc_started,
         jerk,
-        ego_headway_s(veh, b, p),
+        ego_headway_s(veh, b, p, scratch.near),
         p,
     )
     ev_row[EV_COLLISION] = 1.0 if collided else 0.0
@@ -198,7 +204,6 @@ def step_env(veh, env, seeds, b, throttle, brake, request, p, scratch, obs_row, 
     ev_row[EV_ACCEL_MPS2] = accel
     ev_row[EV_DISTANCE_M] = veh[X_M, b, 0] - x_start
     ev_row[EV_TARGET_SPEED_MPS] = env[TARGET_SPEED_MPS, b]
-    observe(veh, env, b, p, obs_row, scratch.near)
     return reward
 
 
@@ -217,8 +222,7 @@ class Scratch(NamedTuple):
     acc: np.ndarray
     order: np.ndarray
     lead: np.ndarray
-    follow: np.ndarray
-    near: np.ndarray  # the ego's neighbours, see observation.ego_neighbors
+    near: np.ndarray  # one vehicle's neighbours, see traffic.neighbors
 
 
 @kernel
@@ -226,7 +230,6 @@ def make_scratch(n_vehicles, n_lanes):
     return Scratch(
         np.empty(n_vehicles),
         np.empty(n_vehicles, dtype=np.int64),
-        np.empty((n_vehicles, n_lanes + 1), dtype=np.int64),
         np.empty((n_vehicles, n_lanes + 1), dtype=np.int64),
         np.empty(6, dtype=np.int64),
     )

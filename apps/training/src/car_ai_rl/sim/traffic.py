@@ -175,33 +175,28 @@ def build_leader_table(veh, b, n_lanes, order, lead_tab):
 
 
 @kernel
-def build_follower_table(veh, b, n_lanes, order, follow_tab):
-    """follow_tab[i, L]: the nearest vehicle behind i occupying lane L (one forward pass)."""
-    n = order.shape[0]
-    for lane in range(n_lanes + 1):
-        follow_tab[order[0], lane] = NO_VEHICLE
-    for r in range(n - 1):
-        j = order[r]
-        ahead = order[r + 1]
-        active = veh[ACTIVE, b, j] > 0.5
-        lane_j = veh[LANE, b, j]
-        target_j = veh[TARGET_LANE, b, j]
-        for lane in range(n_lanes + 1):
-            if active and (lane_j == lane or target_j == lane):
-                follow_tab[ahead, lane] = j
-            else:
-                follow_tab[ahead, lane] = follow_tab[j, lane]
-
-
-@kernel
-def build_neighbor_tables(veh, b, n_lanes, order, lead_tab, follow_tab):
-    """For every vehicle i and lane L: its nearest leader and follower occupying L.
-
-    One (incremental) sort by position and one pass each way: O(N * L) per build instead of a
-    scan over all vehicles for every query."""
-    sort_by_position(veh, b, order)
-    build_leader_table(veh, b, n_lanes, order, lead_tab)
-    build_follower_table(veh, b, n_lanes, order, follow_tab)
+def neighbors(veh, b, i, lane_ref, near):
+    """Nearest vehicle ahead of (``near[k]``) and behind (``near[3 + k]``) vehicle i among those
+    occupying lane lane_ref - 1 + k, k = 0, 1, 2, or NO_VEHICLE. One pass over the vehicles;
+    "ahead" orders by position, ties by index, as :func:`sort_by_position` does."""
+    x = veh[X_M, b, i]
+    for k in range(6):
+        near[k] = NO_VEHICLE
+    for j in range(veh.shape[2]):
+        if j == i or veh[ACTIVE, b, j] < 0.5:
+            continue
+        xj = veh[X_M, b, j]
+        ahead = xj > x or (xj == x and j > i)
+        k_lane = int(veh[LANE, b, j]) - lane_ref + 1
+        k_target = int(veh[TARGET_LANE, b, j]) - lane_ref + 1
+        for t in range(2):  # the lane it is in, then the lane it is moving into
+            k = k_lane if t == 0 else k_target
+            if k < 0 or k > 2 or (t == 1 and k_target == k_lane):
+                continue
+            slot = k if ahead else 3 + k
+            best = near[slot]
+            if best == NO_VEHICLE or (xj < veh[X_M, b, best] if ahead else xj > veh[X_M, b, best]):
+                near[slot] = j
 
 
 @kernel
@@ -224,11 +219,12 @@ def traffic_accels(veh, b, m, lead_tab, acc):
 
 
 @kernel
-def mobil_choice(veh, b, i, n_lanes, m, lead_tab, follow_tab):
-    """MOBIL lane choice for vehicle i: -1 (left), +1 (right) or 0 (stay)."""
+def mobil_choice(veh, b, i, n_lanes, m, near):
+    """MOBIL lane choice for vehicle i: -1 (left), +1 (right) or 0 (stay). ``near``: i's
+    neighbours in its lane and both adjacent lanes, from :func:`neighbors`."""
     lane = int(veh[LANE, b, i])
-    old_lead = lead_tab[i, lane]
-    old_follow = follow_tab[i, lane]
+    old_lead = near[1]
+    old_follow = near[4]
     acc_self_old = idm_behind(veh, b, i, old_lead, m)
     # the old follower gains when i leaves: it would then follow i's old leader
     gain_old_follow = 0.0
@@ -243,8 +239,8 @@ def mobil_choice(veh, b, i, n_lanes, m, lead_tab, follow_tab):
         new_lane = lane + direction
         if new_lane < 0 or new_lane > n_lanes - 1:
             continue
-        new_lead = lead_tab[i, new_lane]
-        new_follow = follow_tab[i, new_lane]
+        new_lead = near[1 + direction]
+        new_follow = near[4 + direction]
         if new_lead != NO_VEHICLE and bumper_gap_m(veh, b, i, new_lead) < m.min_gap_m:
             continue
         gain_new_follow = 0.0
@@ -277,13 +273,12 @@ def start_lane_change(veh, b, i, new_lane):
 
 
 @kernel
-def traffic_lane_decisions(veh, b, step, p, order, lead_tab, follow_tab):
+def traffic_lane_decisions(veh, b, step, p, near):
     """MOBIL decisions, in index order (deterministic). Each vehicle decides mobil_decision_hz
-    times a second, staggered by its index; the tables are rebuilt after every change."""
+    times a second, staggered by its index, seeing the lane changes decided before it."""
     n = veh.shape[2]
     period = max(1, int(round(1.0 / (p.mobil_decision_hz * p.dt_s))))
     model = traffic_model(p)
-    built = False
     for i in range(1, n):
         if (step + i) % period != 0:
             continue
@@ -291,10 +286,7 @@ def traffic_lane_decisions(veh, b, step, p, order, lead_tab, follow_tab):
             continue
         if veh[LC_COOLDOWN_S, b, i] > 0.0:
             continue
-        if not built:
-            build_neighbor_tables(veh, b, p.n_lanes, order, lead_tab, follow_tab)
-            built = True
-        direction = mobil_choice(veh, b, i, p.n_lanes, model, lead_tab, follow_tab)
+        neighbors(veh, b, i, int(veh[LANE, b, i]), near)
+        direction = mobil_choice(veh, b, i, p.n_lanes, model, near)
         if direction != 0:
             start_lane_change(veh, b, i, veh[LANE, b, i] + direction)
-            built = False
