@@ -231,3 +231,25 @@ def test_shipped_configs_equal_the_built_in_defaults(name: str) -> None:
     assert shipped.ppo == defaults.ppo and shipped.dqn == defaults.dqn
     assert shipped.curriculum == defaults.curriculum and shipped.kickstart == defaults.kickstart
     assert shipped.algo == name
+
+
+@pytest.mark.parametrize("supervised", [False, True])
+def test_supervisor_setting_reaches_the_training_env(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, supervised: bool
+) -> None:
+    from car_ai_rl.train import runner
+
+    built: list[bool] = []
+
+    class RecordingVecEnv(runner.HighwayMissionVecEnv):
+        def __init__(self, n_envs, action_mode, safety_supervisor, **kwargs) -> None:
+            built.append(safety_supervisor)
+            super().__init__(n_envs, action_mode, safety_supervisor, **kwargs)
+
+    monkeypatch.setattr(runner, "HighwayMissionVecEnv", RecordingVecEnv)
+    data = {**TINY, "supervisor": supervised, "eval_episodes": 0, "kickstart": {"enabled": False}}
+    config = build_config(data, {}, {})
+    final = runner.train(config, 256, 2, tmp_path / "run", progress=False)
+    assert final.is_file() and built == [supervised]
+    run = json.loads((tmp_path / "run" / "run.json").read_text())
+    assert run["config"]["supervisor"] is supervised

@@ -81,6 +81,7 @@ class TrainConfig:
     checkpoint_every_steps: int = 100_000
     eval_every_steps: int = 100_000
     eval_episodes: int = 64
+    supervisor: bool = False  # train with the safety supervisor filtering the controls
     ppo: PPOHyper = field(default_factory=PPOHyper)
     dqn: DQNHyper = field(default_factory=DQNHyper)
     curriculum: Curriculum = field(default_factory=Curriculum)
