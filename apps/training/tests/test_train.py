@@ -231,6 +231,7 @@ def test_shipped_configs_equal_the_built_in_defaults(name: str) -> None:
     assert shipped.ppo == defaults.ppo and shipped.dqn == defaults.dqn
     assert shipped.curriculum == defaults.curriculum and shipped.kickstart == defaults.kickstart
     assert shipped.algo == name
+    assert shipped.to_dict() == defaults.to_dict()
 
 
 @pytest.mark.parametrize("supervised", [False, True])
