@@ -16,7 +16,7 @@ from car_ai_rl.errors import ConfigError
 from car_ai_rl.sim.params import SimParams
 from car_ai_rl.train.config import Curriculum, build_config, env_overrides
 from car_ai_rl.train.curriculum import params_at
-from car_ai_rl.train.runner import newest_checkpoint
+from car_ai_rl.train.runner import newest_checkpoint, replay_buffer_path
 
 APP = Path(__file__).resolve().parents[1]
 TINY = {
@@ -69,6 +69,8 @@ def test_short_run_writes_every_output(tmp_path: Path, algo: str) -> None:
     model = (PPO if algo == "ppo" else DQN).load(final, device="cpu")
     assert model.num_timesteps >= 2048
     assert list((log_dir / "checkpoints").glob(f"{algo}_*_steps.zip"))
+    if algo == "dqn":  # --resume must find the buffer CheckpointCallback saved
+        assert replay_buffer_path(newest_checkpoint(log_dir)).is_file()
     events = list((log_dir / "tb").rglob("events.out.tfevents.*"))
     assert events
     run = json.loads((log_dir / "run.json").read_text())

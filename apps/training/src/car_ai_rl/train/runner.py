@@ -51,12 +51,18 @@ def save_atomic(model: BaseAlgorithm, path: Path) -> None:
     os.replace(tmp, path)
 
 
+def replay_buffer_path(checkpoint: Path) -> Path:
+    """The replay buffer saved beside ``checkpoint``, named as SB3's CheckpointCallback names it
+    (``dqn_replay_buffer_<steps>_steps.pkl`` beside ``dqn_<steps>_steps.zip``)."""
+    return checkpoint.with_name(CHECKPOINT_RE.sub(r"_replay_buffer_\1_steps.pkl", checkpoint.name))
+
+
 def save_checkpoint(model: BaseAlgorithm, log_dir: Path, prefix: str, with_buffer: bool) -> Path:
     """Save a checkpoint named like CheckpointCallback's, so ``--resume`` finds it."""
     path = log_dir / "checkpoints" / f"{prefix}_{model.num_timesteps}_steps.zip"
     save_atomic(model, path)
     if with_buffer:
-        model.save_replay_buffer(path.with_name(path.name.replace(".zip", "_replay_buffer.pkl")))
+        model.save_replay_buffer(replay_buffer_path(path))
     return path
 
 
@@ -185,7 +191,7 @@ def train(
             model = algo_cls.load(checkpoint, env=env, device="cpu", tensorboard_log=str(tb_dir))
         except Exception as exc:  # a corrupted or foreign zip
             raise UserError(f"--resume: cannot load {checkpoint}: {exc}") from None
-        buffer = checkpoint.with_name(checkpoint.name.replace(".zip", "_replay_buffer.pkl"))
+        buffer = replay_buffer_path(checkpoint)
         if config.algo == "dqn" and buffer.exists():
             model.load_replay_buffer(buffer)
         print(f"resuming from {checkpoint} at {model.num_timesteps} steps", file=sys.stderr)
