@@ -132,9 +132,9 @@ def step_env(veh, env, seeds, b, throttle, brake, request, p, scratch, obs_row, 
     for j in range(n):
         order[j] = j
     lc_started = start_ego_lane_change(veh, env, b, request, p)
-    traffic_lane_decisions(veh, b, int(env[STEP, b]), p, scratch.near)
-    ego_accel = throttle * p.ego_accel_max_mps2 - brake * p.ego_brake_max_mps2
     model = traffic_model(p)
+    traffic_lane_decisions(veh, b, int(env[STEP, b]), p, model, scratch.near)
+    ego_accel = throttle * p.ego_accel_max_mps2 - brake * p.ego_brake_max_mps2
 
     collided = False
     at_fault = False

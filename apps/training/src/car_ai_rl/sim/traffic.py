@@ -273,12 +273,12 @@ def start_lane_change(veh, b, i, new_lane):
 
 
 @kernel
-def traffic_lane_decisions(veh, b, step, p, near):
+def traffic_lane_decisions(veh, b, step, p, model, near):
     """MOBIL decisions, in index order (deterministic). Each vehicle decides mobil_decision_hz
-    times a second, staggered by its index, seeing the lane changes decided before it."""
+    times a second, staggered by its index, seeing the lane changes decided before it.
+    ``model``: ``traffic_model(p)``."""
     n = veh.shape[2]
     period = max(1, int(round(1.0 / (p.mobil_decision_hz * p.dt_s))))
-    model = traffic_model(p)
     for i in range(1, n):
         if (step + i) % period != 0:
             continue
