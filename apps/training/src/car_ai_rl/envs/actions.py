@@ -3,8 +3,9 @@
 - ``discrete``: 15 actions = 5 longitudinal levels x 3 lane requests (works with DQN).
 - ``continuous``: a Box [-1, 1]^3 for throttle, brake and lane (works with PPO).
 
-Controls are (throttle in [0, 1], brake in [0, 1], lane request in {-1, 0, +1}); the
-supervisor, the app and the exported ONNX graph all speak controls.
+Both decode to controls (throttle in [0, 1], brake in [0, 1], lane request in {-1, 0, +1}) with
+the tables and functions of ``car_ai_rl.sim.controls``; the supervisor, the app and the
+exported ONNX graph all speak controls.
 """
 
 from __future__ import annotations
@@ -13,20 +14,23 @@ import numpy as np
 from gymnasium import spaces
 
 from car_ai_rl.errors import UserError
+from car_ai_rl.sim.controls import (
+    DISCRETE_CONTROLS,
+    LANE_THRESHOLD,
+    N_DISCRETE_ACTIONS,
+    continuous_to_controls,
+)
 
 ACTION_MODES = ("discrete", "continuous")
-
-# longitudinal levels of the discrete mode: (throttle, brake)
-LONGITUDINAL_LEVELS = np.array(
-    [[0.0, 1.0], [0.0, 0.4], [0.0, 0.0], [0.4, 0.0], [1.0, 0.0]], dtype=np.float64
-)
-LANE_REQUESTS = np.array([-1.0, 0.0, 1.0])
-N_DISCRETE_ACTIONS = len(LONGITUDINAL_LEVELS) * len(LANE_REQUESTS)
-# discrete action a -> controls row; a = level * 3 + (lane_request + 1)
-DISCRETE_CONTROLS = np.array(
-    [[*LONGITUDINAL_LEVELS[a // 3], LANE_REQUESTS[a % 3]] for a in range(N_DISCRETE_ACTIONS)]
-)
-LANE_THRESHOLD = 0.5
+__all__ = [
+    "ACTION_MODES",
+    "DISCRETE_CONTROLS",
+    "LANE_THRESHOLD",
+    "N_DISCRETE_ACTIONS",
+    "action_space",
+    "check_mode",
+    "decode_actions",
+]
 
 
 def action_space(mode: str) -> spaces.Space:
@@ -63,25 +67,3 @@ def decode_actions(actions: np.ndarray, mode: str, n_envs: int) -> np.ndarray:
     if np.any(np.abs(a) > 1.0 + 1e-6):
         raise ValueError(f"action: outside the Box [-1, 1]^3: {a.tolist()}")
     return continuous_to_controls(np.clip(a, -1.0, 1.0))
-
-
-def continuous_to_controls(a: np.ndarray) -> np.ndarray:
-    """Box action (B, 3) in [-1, 1] -> controls: throttle = (a0 + 1) / 2, brake = (a1 + 1) / 2,
-    lane request = -1 below -LANE_THRESHOLD, +1 above +LANE_THRESHOLD, else 0."""
-    controls = np.empty_like(a, dtype=np.float64)
-    controls[:, 0] = (a[:, 0] + 1.0) / 2.0
-    controls[:, 1] = (a[:, 1] + 1.0) / 2.0
-    controls[:, 2] = np.where(
-        a[:, 2] > LANE_THRESHOLD, 1.0, np.where(a[:, 2] < -LANE_THRESHOLD, -1.0, 0.0)
-    )
-    return controls
-
-
-def encode_discrete(controls: np.ndarray) -> np.ndarray:
-    """The discrete action whose controls are nearest (throttle/brake) with the same lane request."""
-    c = np.asarray(controls, dtype=np.float64).reshape(-1, 3)
-    net = c[:, 0] - c[:, 1]
-    level_net = LONGITUDINAL_LEVELS[:, 0] - LONGITUDINAL_LEVELS[:, 1]
-    level = np.abs(net[:, None] - level_net[None, :]).argmin(axis=1)
-    lane = np.clip(np.round(c[:, 2]), -1, 1).astype(np.int64)
-    return level * 3 + lane + 1

@@ -55,7 +55,8 @@ class DeterministicActor(nn.Module):
             one,
             torch.where(action[:, 2] < -LANE_THRESHOLD, -one, torch.zeros_like(one)),
         )
-        controls = torch.stack([(action[:, 0] + 1.0) / 2.0, (action[:, 1] + 1.0) / 2.0, lane], 1)
+        brake = torch.clamp(action[:, 1], min=0.0)  # as sim.controls.continuous_to_controls
+        controls = torch.stack([(action[:, 0] + 1.0) / 2.0, brake, lane], 1)
         return controls, action
 
 

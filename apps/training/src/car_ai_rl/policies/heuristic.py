@@ -12,5 +12,5 @@ from car_ai_rl.sim.state import SimState
 def heuristic_controls(state: SimState, params: SimParams) -> np.ndarray:
     """Controls (B, 3) of the heuristic driver for every env in ``state``."""
     out = np.zeros((state.n_envs, 3))
-    heuristic_batch(state.veh, state.env, params.kernel_vector, out)
+    heuristic_batch(state.veh, state.env, params.kernel_record, out)
     return out

@@ -1,4 +1,7 @@
-"""Safety predicates shared by the supervisor and the heuristic driver.
+"""Safety predicates shared by the supervisor, its verdicts in the observation and the
+heuristic driver. They take the ego's neighbours as ``sim.neighbours.neighbors`` finds them
+(``near[k]`` ahead and ``near[3 + k]`` behind in lane ``lane_ref - 1 + k``) and measure gaps
+with the simulator's own ``bumper_gap_m``.
 
 The front check is a responsibility-sensitive-safety rule: after holding the commanded
 acceleration for one decision step and then braking at the ego's maximum, the ego still stops
@@ -6,8 +9,8 @@ behind a leader that brakes at the traffic's maximum from now on.
 """
 
 from car_ai_rl.sim.jit import kernel
-from car_ai_rl.sim.layout import LENGTH_M, SPEED_MPS, X_M
-from car_ai_rl.sim.traffic import NO_VEHICLE, follower_in_lane, leader_in_lane
+from car_ai_rl.sim.layout import SPEED_MPS
+from car_ai_rl.sim.neighbours import NO_VEHICLE, bumper_gap_m
 
 SAFE_MARGIN_M = 2.0
 LANE_CHANGE_FRONT_HEADWAY_S = 0.5
@@ -15,6 +18,8 @@ REAR_REACTION_S = 0.6
 REAR_ASSUMED_DECEL_MPS2 = 4.0
 REAR_GUARD_DECEL_MPS2 = 4.0
 REAR_HEADWAY_S = 0.6
+FOLLOWER_CLOSE_HEADWAY_S = 2.0
+FOLLOWER_CLOSE_MARGIN_M = 10.0
 
 
 @kernel
@@ -27,21 +32,21 @@ def travel_m(speed_mps, accel_mps2, dt_s):
 
 
 @kernel
-def gap_to(veh, b, rear, front):
-    return (
-        veh[X_M, b, front]
-        - veh[X_M, b, rear]
-        - 0.5 * (veh[LENGTH_M, b, front] + veh[LENGTH_M, b, rear])
-    )
+def near_slot(lane, lane_ref):
+    """Index k of ``lane`` in a neighbour set around ``lane_ref`` (-1 when outside it)."""
+    k = int(lane - lane_ref) + 1
+    if k < 0 or k > 2:
+        return -1
+    return k
 
 
 @kernel
-def front_safe(veh, b, lead, ego_accel_mps2, p):
+def front_safe(veh, b, lead, ego_accel_mps2, p, ring_m):
     """RSS check of the ego against ``lead`` under the commanded acceleration."""
     if lead == NO_VEHICLE:
         return True
     dt = p.dt_s
-    gap = gap_to(veh, b, 0, lead)
+    gap = bumper_gap_m(veh, b, 0, lead, ring_m)
     d_ego, v_ego = travel_m(veh[SPEED_MPS, b, 0], ego_accel_mps2, dt)
     d_lead, v_lead = travel_m(veh[SPEED_MPS, b, lead], -p.traffic_brake_max_mps2, dt)
     gap1 = gap + d_lead - d_ego
@@ -56,11 +61,11 @@ def front_safe(veh, b, lead, ego_accel_mps2, p):
 
 
 @kernel
-def rear_safe(veh, b, follow, p):
+def rear_safe(veh, b, follow, ring_m):
     """A follower that reacts late and brakes moderately still stops behind a braking ego."""
     if follow == NO_VEHICLE:
         return True
-    gap = gap_to(veh, b, follow, 0)
+    gap = bumper_gap_m(veh, b, follow, 0, ring_m)
     v_f = veh[SPEED_MPS, b, follow]
     v_e = veh[SPEED_MPS, b, 0]
     if gap < SAFE_MARGIN_M + REAR_HEADWAY_S * v_f:
@@ -71,29 +76,34 @@ def rear_safe(veh, b, follow, p):
 
 
 @kernel
-def lane_change_safe(veh, b, new_lane, ego_accel_mps2, p):
-    """Gap check before the ego moves into ``new_lane`` (the ramp, lane n_lanes, is empty)."""
-    if new_lane >= p.n_lanes:
-        return True
-    x = veh[X_M, b, 0]
-    lead = leader_in_lane(veh, b, new_lane, x, 0)
+def lane_change_safe(veh, b, new_lane, ego_accel_mps2, p, ring_m, near, lane_ref):
+    """Gap check before the ego moves into ``new_lane`` (the ramp is lane n_lanes)."""
+    k = near_slot(new_lane, lane_ref)
+    if k < 0:
+        return False
+    lead = near[k]
     if lead != NO_VEHICLE:
         if (
-            gap_to(veh, b, 0, lead)
+            bumper_gap_m(veh, b, 0, lead, ring_m)
             < SAFE_MARGIN_M + LANE_CHANGE_FRONT_HEADWAY_S * veh[SPEED_MPS, b, 0]
         ):
             return False
-        if not front_safe(veh, b, lead, ego_accel_mps2, p):
+        if not front_safe(veh, b, lead, ego_accel_mps2, p, ring_m):
             return False
-    return rear_safe(veh, b, follower_in_lane(veh, b, new_lane, x, 0), p)
+    return rear_safe(veh, b, near[3 + k], ring_m)
 
 
 @kernel
-def follower_close(veh, b, lane, p):
+def follower_close(veh, b, lane, ring_m, near, lane_ref):
     """True when a vehicle behind the ego in ``lane`` would need to react to hard braking."""
-    if lane < 0 or lane >= p.n_lanes:
+    k = near_slot(lane, lane_ref)
+    if k < 0:
         return False
-    follow = follower_in_lane(veh, b, lane, veh[X_M, b, 0], 0)
+    follow = near[3 + k]
     if follow == NO_VEHICLE:
         return False
-    return gap_to(veh, b, follow, 0) < 2.0 * veh[SPEED_MPS, b, follow] + 10.0
+    v_f = veh[SPEED_MPS, b, follow]
+    return (
+        bumper_gap_m(veh, b, follow, 0, ring_m)
+        < FOLLOWER_CLOSE_HEADWAY_S * v_f + FOLLOWER_CLOSE_MARGIN_M
+    )

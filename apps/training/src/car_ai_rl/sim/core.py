@@ -75,14 +75,21 @@ def seeds_from_ints(seeds: np.ndarray | list[int] | int, n_envs: int | None = No
     return np.array([episode_seed(s) for s in ints], dtype=np.uint64)
 
 
-def reset(params: SimParams, seeds: np.ndarray) -> tuple[SimState, np.ndarray]:
-    """Fresh episodes, one per episode seed (see :func:`seeds_from_ints`)."""
+def reset(
+    params: SimParams, seeds: np.ndarray, n_vehicles: int | None = None
+) -> tuple[SimState, np.ndarray]:
+    """Fresh episodes, one per episode seed (see :func:`seeds_from_ints`).
+
+    The vehicle buffer holds ``params.vehicle_count`` vehicles, or ``n_vehicles`` when that is
+    larger: spare slots stay inactive (room for later episodes with denser params, or for
+    vehicles a test places by hand)."""
     seeds = np.asarray(seeds, dtype=np.uint64)
-    state = SimState.allocate(len(seeds), params.n_vehicles)
+    capacity = max(params.vehicle_count, n_vehicles or 0)
+    state = SimState.allocate(len(seeds), capacity)
     state.seeds[:] = seeds
     obs = np.zeros((len(seeds), OBS_DIM))
     reset_batch(
-        state.veh, state.env, state.seeds, np.ones(len(seeds), bool), params.kernel_vector, obs
+        state.veh, state.env, state.seeds, np.ones(len(seeds), bool), params.kernel_record, obs
     )
     return state, obs.astype(np.float32)
 
@@ -92,9 +99,13 @@ def reset_envs(
 ) -> np.ndarray:
     """Restart the envs selected by ``mask`` with new episode seeds; returns all observations."""
     mask = np.asarray(mask, dtype=bool)
+    if state.n_vehicles < params.vehicle_count:
+        raise ValueError(
+            f"the state holds {state.n_vehicles} vehicles; these params need {params.vehicle_count}"
+        )
     state.seeds[mask] = np.asarray(seeds, dtype=np.uint64)
     obs = np.zeros((state.n_envs, OBS_DIM))
-    reset_batch(state.veh, state.env, state.seeds, mask, params.kernel_vector, obs)
+    reset_batch(state.veh, state.env, state.seeds, mask, params.kernel_record, obs)
     return obs.astype(np.float32)
 
 
@@ -105,17 +116,22 @@ def step(
     buffers: StepBuffers | None = None,
 ) -> tuple[SimState, StepResult]:
     """One decision step for every env. ``controls``: (B, 3) throttle, brake, lane request."""
-    controls = np.asarray(controls, dtype=np.float64)
+    controls = np.ascontiguousarray(controls, dtype=np.float64)
     if controls.shape != (state.n_envs, 3):
         raise ValueError(f"controls must have shape ({state.n_envs}, 3), got {controls.shape}")
     buf = buffers or StepBuffers(state.n_envs)
+    if state.n_vehicles < params.vehicle_count:
+        raise ValueError(
+            f"the state holds {state.n_vehicles} vehicles; these params need {params.vehicle_count}"
+        )
     run = step_batch_parallel if state.n_envs >= PARALLEL_MIN_ENVS else step_batch
     run(
         state.veh,
         state.env,
         state.seeds,
+        state.order,
         controls,
-        params.kernel_vector,
+        params.kernel_record,
         buf.obs64,
         buf.final_obs64,
         buf.reward,
@@ -169,6 +185,7 @@ def set_mission(
         elif state.exit_x_m[b] + 0.5 * params.exit_ramp_length_m < x_ego:
             state.exit_x_m[b] += params.exit_spacing_min_m
     kind_code = layout.MISSION_KIND_NAMES.index(kind)
-    apply_mission(state.veh, state.env, b, kind_code, speed, lane, params.kernel_params)
+    p = params.kernel_record[0]
+    apply_mission(state.veh, state.env, b, kind_code, speed, lane, p)
     step_now = int(state.env[layout.STEP, b])
-    schedule_change(state.env, b, state.seeds[b], step_now + 7_919, params.kernel_params)
+    schedule_change(state.env, b, state.seeds[b], step_now + 7_919, p)

@@ -1,12 +1,24 @@
-"""Integration of one substep: longitudinal motion, lane-change lateral motion, collisions."""
+"""Integration of one substep: longitudinal motion, lane-change lateral motion, collisions.
+
+Lateral motion during a lane change is kinematic and speed-bound, as a car's is: the lateral
+speed is at most ``v * tan(lane_change_heading_max_rad)`` (so a stopped car cannot move
+sideways and a slow one changes lanes slowly) and at most ``lateral_speed_max_mps``, and the
+lateral acceleration is bounded by ``lateral_accel_max_mps2`` (comfort). The vehicle speeds up
+sideways, then slows so as to arrive centred in the target lane. A lane change, once started,
+always completes: it cannot be aborted, so the lane the vehicle is entering is committed from
+the start (both lanes count it as occupied, and the supervisor checks the gap before it starts).
+After it, the vehicle cools down before it may start another.
+"""
+
+import math
 
 from car_ai_rl.sim.jit import kernel
 from car_ai_rl.sim.layout import (
     ACCEL_MPS2,
     ACTIVE,
     LANE,
+    LAT_SPEED_MPS,
     LC_COOLDOWN_S,
-    LC_PROGRESS,
     LENGTH_M,
     SPEED_MPS,
     TARGET_LANE,
@@ -14,12 +26,7 @@ from car_ai_rl.sim.layout import (
     X_M,
     Y_M,
 )
-from car_ai_rl.sim.traffic import NO_VEHICLE
-
-
-@kernel
-def smoothstep(u):
-    return u * u * (3.0 - 2.0 * u)
+from car_ai_rl.sim.neighbours import NO_VEHICLE
 
 
 @kernel
@@ -44,23 +51,38 @@ def advance_longitudinal(veh, b, j, accel_mps2, dt_s, speed_max_mps):
 
 
 @kernel
-def advance_lateral(veh, b, j, dt_s, p):
-    """Move a lane change along; on completion the vehicle belongs to its target lane."""
-    lane = veh[LANE, b, j]
-    target = veh[TARGET_LANE, b, j]
+def lateral_speed_limit_mps(speed_mps, p):
+    """The fastest a car at ``speed_mps`` may move sideways."""
+    return min(p.lateral_speed_max_mps, speed_mps * math.tan(p.lane_change_heading_max_rad))
+
+
+@kernel
+def advance_lateral(veh, b, j, dt_s, p, cooldown_after_s):
+    """Move a lane change along over dt_s; on arrival the vehicle belongs to its target lane
+    and cools down for ``cooldown_after_s``."""
     if veh[LC_COOLDOWN_S, b, j] > 0.0:
         veh[LC_COOLDOWN_S, b, j] = max(0.0, veh[LC_COOLDOWN_S, b, j] - dt_s)
-    if target == lane:
+    target = veh[TARGET_LANE, b, j]
+    if target == veh[LANE, b, j]:
         return
-    progress = veh[LC_PROGRESS, b, j] + dt_s / p.lane_change_duration_s
-    if progress >= 1.0 - 1e-9:
-        veh[LANE, b, j] = target
-        veh[LC_PROGRESS, b, j] = 0.0
+    remaining = target * p.lane_width_m - veh[Y_M, b, j]
+    direction = 1.0 if remaining > 0.0 else -1.0
+    limit = lateral_speed_limit_mps(veh[SPEED_MPS, b, j], p)
+    accel = p.lateral_accel_max_mps2
+    # the lateral speed from which a comfortable slow-down still ends in the lane centre
+    wanted = direction * min(limit, math.sqrt(2.0 * accel * abs(remaining)))
+    vy0 = veh[LAT_SPEED_MPS, b, j]
+    vy1 = vy0 + min(max(wanted - vy0, -accel * dt_s), accel * dt_s)
+    vy1 = min(max(vy1, -limit), limit)
+    dy = 0.5 * (vy0 + vy1) * dt_s
+    if dy * direction >= abs(remaining):
         veh[Y_M, b, j] = target * p.lane_width_m
-        veh[LC_COOLDOWN_S, b, j] = p.lane_change_cooldown_s
+        veh[LAT_SPEED_MPS, b, j] = 0.0
+        veh[LANE, b, j] = target
+        veh[LC_COOLDOWN_S, b, j] = cooldown_after_s
     else:
-        veh[LC_PROGRESS, b, j] = progress
-        veh[Y_M, b, j] = (lane + (target - lane) * smoothstep(progress)) * p.lane_width_m
+        veh[Y_M, b, j] += dy
+        veh[LAT_SPEED_MPS, b, j] = vy1
 
 
 @kernel
@@ -70,8 +92,7 @@ def ego_collision(veh, b):
     y = veh[Y_M, b, 0]
     half_len = 0.5 * veh[LENGTH_M, b, 0]
     half_wid = 0.5 * veh[WIDTH_M, b, 0]
-    n = veh.shape[2]
-    for j in range(1, n):
+    for j in range(1, veh.shape[2]):
         if veh[ACTIVE, b, j] < 0.5:
             continue
         if (

@@ -1,78 +1,58 @@
-"""Params cross into compiled code as one float64 vector (cheap to type-check per call)
-and are unpacked into a :class:`KernelParams` tuple inside it.
+"""The parameters as the compiled kernels read them: one NumPy record, generated from the fields.
 
-The field order here must match ``KernelParams``; a test checks the round trip.
+Every scalar field of :class:`SimParams` becomes a record field of the same name (nested
+sections are flattened as ``section_field``, e.g. ``reward_collision``), plus a few derived
+values. A record crosses into compiled code as a single pointer, so kernels can take the whole
+parameter set at no call cost, and ``p.dt_s`` reads one number. Nothing here is kept in order
+by hand: the layout is derived from the dataclass.
 """
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
 
 import numpy as np
 
-from car_ai_rl.sim.jit import kernel
-from car_ai_rl.sim.params import KernelParams
+from car_ai_rl.sim.params import DEFAULT_PARAMS, SimParams
 
 
-def params_vector(kp: KernelParams) -> np.ndarray:
-    """The vector form of ``kp`` (ints are stored exactly as floats)."""
-    return np.array([float(v) for v in kp], dtype=np.float64)
+def _flat_fields(obj: Any, prefix: str = "") -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for f in dataclasses.fields(obj):
+        value = getattr(obj, f.name)
+        if dataclasses.is_dataclass(value):
+            out.update(_flat_fields(value, f"{prefix}{f.name}_"))
+        else:
+            out[f"{prefix}{f.name}"] = value
+    return out
 
 
-@kernel
-def unpack_params(v):
-    """KernelParams from its vector form, inside compiled code."""
-    return KernelParams(
-        int(v[0]),  # n_lanes
-        v[1],  # lane_width_m
-        v[2],  # exit_distance_min_m
-        v[3],  # exit_distance_max_m
-        v[4],  # exit_ramp_length_m
-        v[5],  # exit_spacing_min_m
-        v[6],  # exit_spacing_max_m
-        int(v[7]),  # n_vehicles
-        v[8],  # traffic_density
-        v[9],  # traffic_window_behind_m
-        v[10],  # traffic_window_ahead_m
-        v[11],  # traffic_speed_min_mps
-        v[12],  # traffic_speed_max_mps
-        v[13],  # traffic_headway_min_s
-        v[14],  # traffic_headway_max_s
-        v[15],  # traffic_politeness_min
-        v[16],  # traffic_politeness_max
-        v[17],  # traffic_accel_max_mps2
-        v[18],  # traffic_decel_comfort_mps2
-        v[19],  # traffic_brake_max_mps2
-        v[20],  # traffic_min_gap_m
-        v[21],  # mobil_safe_decel_mps2
-        v[22],  # mobil_threshold_mps2
-        v[23],  # mobil_keep_right_bias_mps2
-        v[24],  # mobil_decision_hz
-        v[25],  # lane_change_cooldown_s
-        v[26],  # vehicle_length_m
-        v[27],  # vehicle_width_m
-        v[28],  # ego_accel_max_mps2
-        v[29],  # ego_brake_max_mps2
-        v[30],  # speed_max_mps
-        v[31],  # lane_change_duration_s
-        v[32],  # dt_s
-        int(v[33]),  # substeps
-        int(v[34]),  # max_steps
-        int(v[35]),  # mission_changes
-        v[36],  # mission_change_min_s
-        v[37],  # mission_change_max_s
-        v[38],  # target_speed_min_mps
-        v[39],  # target_speed_max_mps
-        v[40],  # cruise_tolerance_mps
-        v[41],  # cruise_hold_s
-        v[42],  # lane_hold_s
-        v[43],  # mission_deadline_s
-        v[44],  # exit_mission_min_lead_m
-        v[45],  # mix_cruise
-        v[46],  # mix_lane
-        v[47],  # mix_exit
-        v[48],  # w_speed
-        v[49],  # w_progress
-        v[50],  # w_mission_success
-        v[51],  # w_mission_failure
-        v[52],  # w_collision
-        v[53],  # w_lane_change
-        v[54],  # w_comfort
-        v[55],  # w_headway
-    )
+def kernel_values(params: SimParams) -> dict[str, float | int]:
+    """Every number the kernels read, by name (booleans become 0/1)."""
+    values: dict[str, float | int] = {}
+    for name, value in _flat_fields(params).items():
+        if name == "n_vehicles":
+            value = params.vehicle_count
+        values[name] = int(value) if isinstance(value, bool | int) else float(value)
+    values["dt_s"] = params.dt_s
+    values["max_steps"] = params.max_steps
+    values["ring_length_m"] = params.ring_length_m
+    values["heavy_vehicle_count"] = params.heavy_vehicle_count
+    return values
+
+
+KERNEL_DTYPE = np.dtype(
+    [
+        (name, np.int64 if isinstance(value, int) else np.float64)
+        for name, value in kernel_values(DEFAULT_PARAMS).items()
+    ]
+)
+
+
+def kernel_record(params: SimParams) -> np.recarray:
+    """A one-element record array holding ``params``: what the batch kernels take."""
+    record = np.zeros(1, dtype=KERNEL_DTYPE).view(np.recarray)
+    for name, value in kernel_values(params).items():
+        record[name][0] = value
+    return record

@@ -2,62 +2,52 @@
 
 ``veh`` has shape (N_VEH_FIELDS, B, N): one (B, N) plane per field, vehicle 0 is the ego.
 ``env`` has shape (N_ENV_FIELDS, B): one (B,) row per field.
+Each index is derived from its name, so the names and the indices cannot drift apart.
 """
 
 # ---- vehicle fields
-X_M = 0  # longitudinal position of the vehicle centre
-Y_M = 1  # lateral position of the vehicle centre; lane k is centred at k * lane_width_m
-SPEED_MPS = 2
-LANE = 3  # the lane the vehicle is in, or leaving during a lane change
-TARGET_LANE = 4  # equals LANE when no lane change is under way
-LC_PROGRESS = 5  # 0..1 through the current lane change
-LENGTH_M = 6
-WIDTH_M = 7
-DESIRED_SPEED_MPS = 8
-HEADWAY_S = 9
-POLITENESS = 10
-ACCEL_MPS2 = 11
-ACTIVE = 12  # 1.0 when the vehicle takes part in traffic
-LC_COOLDOWN_S = 13
-N_VEH_FIELDS = 14
-
 VEH_FIELD_NAMES = (
-    "x_m",
-    "y_m",
+    "x_m",  # longitudinal position of the vehicle centre
+    "y_m",  # lateral position of the centre; lane k is centred at k * lane_width_m
     "speed_mps",
-    "lane",
-    "target_lane",
-    "lc_progress",
+    "lane",  # the lane the vehicle is in, or leaving during a lane change
+    "target_lane",  # equals lane when no lane change is under way
+    "lateral_speed_mps",  # + toward higher lane indices (right)
     "length_m",
     "width_m",
     "desired_speed_mps",
     "headway_s",
     "politeness",
-    "accel_mps2",
-    "active",
-    "lc_cooldown_s",
+    "accel_mps2",  # acceleration over the last substep
+    "active",  # 1.0 when the vehicle takes part in traffic
+    "lc_cooldown_s",  # time before the vehicle may start another lane change
+    "accel_max_mps2",  # IDM maximum acceleration of this vehicle
+    "heavy",  # 1.0 for a heavy vehicle
+    "exit_intent",  # 1.0 when the vehicle wants to leave at the next exit
 )
+X_M = VEH_FIELD_NAMES.index("x_m")
+Y_M = VEH_FIELD_NAMES.index("y_m")
+SPEED_MPS = VEH_FIELD_NAMES.index("speed_mps")
+LANE = VEH_FIELD_NAMES.index("lane")
+TARGET_LANE = VEH_FIELD_NAMES.index("target_lane")
+LAT_SPEED_MPS = VEH_FIELD_NAMES.index("lateral_speed_mps")
+LENGTH_M = VEH_FIELD_NAMES.index("length_m")
+WIDTH_M = VEH_FIELD_NAMES.index("width_m")
+DESIRED_SPEED_MPS = VEH_FIELD_NAMES.index("desired_speed_mps")
+HEADWAY_S = VEH_FIELD_NAMES.index("headway_s")
+POLITENESS = VEH_FIELD_NAMES.index("politeness")
+ACCEL_MPS2 = VEH_FIELD_NAMES.index("accel_mps2")
+ACTIVE = VEH_FIELD_NAMES.index("active")
+LC_COOLDOWN_S = VEH_FIELD_NAMES.index("lc_cooldown_s")
+ACCEL_MAX_MPS2 = VEH_FIELD_NAMES.index("accel_max_mps2")
+HEAVY = VEH_FIELD_NAMES.index("heavy")
+EXIT_INTENT = VEH_FIELD_NAMES.index("exit_intent")
+N_VEH_FIELDS = len(VEH_FIELD_NAMES)
 
 # ---- env fields
-STEP = 0
-EXIT_X_M = 1  # start of the exit ramp's diverge zone (the ramp leaves the rightmost lane)
-MISSION_KIND = 2
-TARGET_SPEED_MPS = 3
-MISSION_TARGET_LANE = 4
-MISSION_START_STEP = 5
-MISSION_DEADLINE_STEP = 6
-MISSION_HOLD_S = 7
-MISSION_STATUS = 8
-NEXT_CHANGE_STEP = 9
-EXITED = 10
-PREV_ACCEL_MPS2 = 11
-MISSION_ID = 12  # increases by one at every new mission within an episode
-EPISODE_LANE_CHANGES = 13
-N_ENV_FIELDS = 14
-
 ENV_FIELD_NAMES = (
     "step",
-    "exit_x_m",
+    "exit_x_m",  # start of the exit ramp's diverge zone (the ramp leaves the rightmost lane)
     "mission_kind",
     "target_speed_mps",
     "mission_target_lane",
@@ -68,38 +58,41 @@ ENV_FIELD_NAMES = (
     "next_change_step",
     "exited",
     "prev_accel_mps2",
-    "mission_id",
+    "mission_id",  # increases by one at every new mission within an episode
     "episode_lane_changes",
+    "ring_length_m",  # length of this episode's periodic road segment
+    "vehicle_count",  # vehicles taking part in this episode, the ego included
 )
+STEP = ENV_FIELD_NAMES.index("step")
+EXIT_X_M = ENV_FIELD_NAMES.index("exit_x_m")
+MISSION_KIND = ENV_FIELD_NAMES.index("mission_kind")
+TARGET_SPEED_MPS = ENV_FIELD_NAMES.index("target_speed_mps")
+MISSION_TARGET_LANE = ENV_FIELD_NAMES.index("mission_target_lane")
+MISSION_START_STEP = ENV_FIELD_NAMES.index("mission_start_step")
+MISSION_DEADLINE_STEP = ENV_FIELD_NAMES.index("mission_deadline_step")
+MISSION_HOLD_S = ENV_FIELD_NAMES.index("mission_hold_s")
+MISSION_STATUS = ENV_FIELD_NAMES.index("mission_status")
+NEXT_CHANGE_STEP = ENV_FIELD_NAMES.index("next_change_step")
+EXITED = ENV_FIELD_NAMES.index("exited")
+PREV_ACCEL_MPS2 = ENV_FIELD_NAMES.index("prev_accel_mps2")
+MISSION_ID = ENV_FIELD_NAMES.index("mission_id")
+EPISODE_LANE_CHANGES = ENV_FIELD_NAMES.index("episode_lane_changes")
+RING_LENGTH_M = ENV_FIELD_NAMES.index("ring_length_m")
+VEHICLE_COUNT = ENV_FIELD_NAMES.index("vehicle_count")
+N_ENV_FIELDS = len(ENV_FIELD_NAMES)
 
 # ---- mission kinds and statuses
-CRUISE = 0
-LANE_MISSION = 1
-EXIT = 2
 MISSION_KIND_NAMES = ("cruise", "lane", "exit")
+CRUISE = MISSION_KIND_NAMES.index("cruise")
+LANE_MISSION = MISSION_KIND_NAMES.index("lane")
+EXIT = MISSION_KIND_NAMES.index("exit")
 
-PENDING = 0
-SUCCEEDED = 1
-FAILED = 2
 MISSION_STATUS_NAMES = ("pending", "succeeded", "failed")
+PENDING = MISSION_STATUS_NAMES.index("pending")
+SUCCEEDED = MISSION_STATUS_NAMES.index("succeeded")
+FAILED = MISSION_STATUS_NAMES.index("failed")
 
-# ---- per-step event flags written by the step kernel, shape (B, N_EVENTS)
-EV_COLLISION = 0
-EV_AT_FAULT = 1
-EV_MISSION_SUCCESS = 2
-EV_MISSION_FAILURE = 3
-EV_TERMINATED = 4
-EV_TRUNCATED = 5
-EV_EXITED = 6
-EV_LANE_CHANGE_STARTED = 7
-EV_SPEED_MPS = 8
-EV_MISSION_KIND = 9
-EV_MISSION_CHANGED = 10
-EV_ACCEL_MPS2 = 11
-EV_DISTANCE_M = 12
-EV_TARGET_SPEED_MPS = 13
-N_EVENTS = 14
-
+# ---- per-step event values written by the step kernel, shape (B, N_EVENTS)
 EVENT_NAMES = (
     "collision",
     "at_fault",
@@ -116,8 +109,24 @@ EVENT_NAMES = (
     "distance_m",
     "target_speed_mps",
 )
+EV_COLLISION = EVENT_NAMES.index("collision")
+EV_AT_FAULT = EVENT_NAMES.index("at_fault")
+EV_MISSION_SUCCESS = EVENT_NAMES.index("mission_success")
+EV_MISSION_FAILURE = EVENT_NAMES.index("mission_failure")
+EV_TERMINATED = EVENT_NAMES.index("terminated")
+EV_TRUNCATED = EVENT_NAMES.index("truncated")
+EV_EXITED = EVENT_NAMES.index("exited")
+EV_LANE_CHANGE_STARTED = EVENT_NAMES.index("lane_change_started")
+EV_SPEED_MPS = EVENT_NAMES.index("speed_mps")
+EV_MISSION_KIND = EVENT_NAMES.index("mission_kind")
+EV_MISSION_CHANGED = EVENT_NAMES.index("mission_changed")
+EV_ACCEL_MPS2 = EVENT_NAMES.index("accel_mps2")
+EV_DISTANCE_M = EVENT_NAMES.index("distance_m")
+EV_TARGET_SPEED_MPS = EVENT_NAMES.index("target_speed_mps")
+N_EVENTS = len(EVENT_NAMES)
 
 # ---- control columns, shape (B, 3)
-THROTTLE = 0
-BRAKE = 1
-LANE_REQUEST = 2  # -1 towards the left (lower lane index), +1 towards the right
+CONTROL_NAMES = ("throttle", "brake", "lane_request")
+THROTTLE = CONTROL_NAMES.index("throttle")
+BRAKE = CONTROL_NAMES.index("brake")
+LANE_REQUEST = CONTROL_NAMES.index("lane_request")  # -1 toward the left (lower index), +1 right

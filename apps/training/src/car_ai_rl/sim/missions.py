@@ -37,11 +37,12 @@ from car_ai_rl.sim.layout import (
     STEP,
     SUCCEEDED,
     TARGET_LANE,
+    RING_LENGTH_M,
     TARGET_SPEED_MPS,
     X_M,
 )
 from car_ai_rl.sim.rng import uniform
-from car_ai_rl.sim.traffic import NO_VEHICLE, bumper_gap_m, leader_in_lane
+from car_ai_rl.sim.neighbours import NO_VEHICLE, bumper_gap_m, leader_in_lane
 
 NEVER = 1 << 40
 CRUISE_BLOCKED_HEADWAY_S = 2.5
@@ -57,11 +58,12 @@ def cruise_holding(veh, env, b, p):
         return True
     if v > target or veh[TARGET_LANE, b, 0] != veh[LANE, b, 0]:
         return False
-    lead = leader_in_lane(veh, b, veh[LANE, b, 0], veh[X_M, b, 0], 0)
+    ring = env[RING_LENGTH_M, b]
+    lead = leader_in_lane(veh, b, veh[LANE, b, 0], veh[X_M, b, 0], 0, ring)
     if lead == NO_VEHICLE:
         return False
     v_lead = veh[SPEED_MPS, b, lead]
-    close = bumper_gap_m(veh, b, 0, lead) <= max(CRUISE_BLOCKED_HEADWAY_S * v, 10.0)
+    close = bumper_gap_m(veh, b, 0, lead, ring) <= max(CRUISE_BLOCKED_HEADWAY_S * v, 10.0)
     return close and v_lead < target - tol and abs(v - v_lead) <= tol
 
 
@@ -101,9 +103,9 @@ def apply_mission(veh, env, b, kind, target_speed_mps, target_lane, p):
 @kernel
 def start_random_mission(veh, env, b, seed, counter, p):
     """Draw a mission from the mix (only kinds that can resolve in time) and schedule a change."""
-    w_cruise = p.mix_cruise
-    w_lane = p.mix_lane
-    w_exit = p.mix_exit
+    w_cruise = p.mission_mix_cruise
+    w_lane = p.mission_mix_lane
+    w_exit = p.mission_mix_exit
     target_speed = env[TARGET_SPEED_MPS, b]
     if counter == 0 or target_speed <= 0.0:
         target_speed = p.target_speed_min_mps + (

@@ -2,6 +2,7 @@
 
 YAML files and command-line flags only fill these in (see :func:`sim_params_from_dict`);
 unknown keys, wrong types, NaN and out-of-range values raise :class:`ConfigError` naming the field.
+The compiled kernels read the same numbers from a record built by ``sim.kernel_params``.
 """
 
 from __future__ import annotations
@@ -13,9 +14,11 @@ import json
 import math
 import typing
 from dataclasses import dataclass, field
-from typing import Any, NamedTuple
+from typing import Any
 
 from car_ai_rl.errors import ConfigError
+
+MAX_TRAFFIC_DENSITY = 100.0  # vehicles/km/lane; jam density of 4.8 m cars at 2.5 m is 137
 
 
 @dataclass(frozen=True)
@@ -55,19 +58,25 @@ class RewardWeights:
 
 @dataclass(frozen=True)
 class SimParams:
-    """Everything that defines a scenario distribution. Units are in the names."""
+    """Everything that defines a scenario distribution. Units are in the names.
+
+    Traffic lives on a periodic road segment around the ego (``traffic_window_behind_m`` +
+    ``traffic_window_ahead_m`` long, stretched slightly so that the vehicle count matches the
+    density exactly): ``traffic_density`` alone fixes how many vehicles take part, and
+    ``n_vehicles`` (the buffer size, ego included) follows from it.
+    """
 
     # road
     n_lanes: int = 3
     lane_width_m: float = 4.0
     exit_distance_min_m: float = 350.0
     exit_distance_max_m: float = 800.0
-    exit_ramp_length_m: float = 160.0
+    exit_ramp_length_m: float = 200.0
     exit_spacing_min_m: float = 1500.0
     exit_spacing_max_m: float = 3000.0
     # traffic
-    n_vehicles: int = 20
-    traffic_density: float = 16.0  # vehicles per km per lane, inside the traffic window
+    n_vehicles: int | None = None  # derived from the density; a different explicit value is an error
+    traffic_density: float = 16.0  # vehicles per km per lane around the ego
     traffic_window_behind_m: float = 150.0
     traffic_window_ahead_m: float = 250.0
     traffic_speed_min_mps: float = 21.0
@@ -87,11 +96,29 @@ class SimParams:
     lane_change_cooldown_s: float = 3.0
     vehicle_length_m: float = 4.8
     vehicle_width_m: float = 1.9
+    # heavy vehicles: a fixed share of the traffic, never in the leftmost lane of 3+ lanes
+    heavy_vehicle_share: float = 0.1
+    heavy_length_m: float = 12.0
+    heavy_width_m: float = 2.5
+    heavy_speed_min_mps: float = 22.0
+    heavy_speed_max_mps: float = 25.0
+    heavy_accel_max_mps2: float = 0.8
+    # traffic that takes the exit
+    traffic_exit_share: float = 0.15
+    traffic_exit_prepare_m: float = 500.0
+    traffic_exit_speed_mps: float = 20.0
+    # lateral motion of every vehicle during a lane change
+    lateral_accel_max_mps2: float = 1.5
+    lateral_speed_max_mps: float = 2.0
+    lane_change_heading_max_rad: float = 0.12
     # ego
     ego_accel_max_mps2: float = 3.0
     ego_brake_max_mps2: float = 8.0
+    ego_power_to_mass_w_per_kg: float = 75.0
+    ego_drag_coefficient_per_m: float = 0.00026
+    ego_rolling_resistance_mps2: float = 0.1
+    ego_lane_change_cooldown_s: float = 1.0
     speed_max_mps: float = 40.0
-    lane_change_duration_s: float = 2.0
     # timing
     decision_hz: float = 5.0
     substeps: int = 1
@@ -124,63 +151,80 @@ class SimParams:
     def max_steps(self) -> int:
         return int(round(self.episode_duration_s * self.decision_hz))
 
+    @property
+    def window_m(self) -> float:
+        """Length of the traffic window around the ego."""
+        return self.traffic_window_behind_m + self.traffic_window_ahead_m
+
+    @property
+    def vehicle_count(self) -> int:
+        """Vehicles on the road segment, the ego included: enough for the density."""
+        return vehicle_count(self.traffic_density, self.window_m, self.n_lanes)
+
+    @property
+    def ring_length_m(self) -> float:
+        """Length of the periodic road segment: ``vehicle_count`` vehicles at exactly
+        ``traffic_density`` (at least the window, when there is no traffic)."""
+        n = self.vehicle_count
+        if n < 2 or self.traffic_density <= 0.0:
+            return self.window_m
+        return 1000.0 * n / (self.traffic_density * self.n_lanes)
+
+    @property
+    def heavy_vehicle_count(self) -> int:
+        return int(round(self.heavy_vehicle_share * (self.vehicle_count - 1)))
+
     def validate(self) -> None:
         _check_types(self, "")
         _check_range("n_lanes", self.n_lanes, lo=2, hi=5)
-        _check_range("n_vehicles", self.n_vehicles, lo=1, hi=256)
         _check_range("substeps", self.substeps, lo=1, hi=50)
-        _check_range("traffic_density", self.traffic_density, lo=0.0, hi=200.0)
+        _check_range("traffic_density", self.traffic_density, lo=0.0, hi=MAX_TRAFFIC_DENSITY)
+        _check_range("heavy_vehicle_share", self.heavy_vehicle_share, lo=0.0, hi=0.5)
+        _check_range("traffic_exit_share", self.traffic_exit_share, lo=0.0, hi=1.0)
+        _check_range("lane_change_heading_max_rad", self.lane_change_heading_max_rad, hi=0.5)
+        zero_ok = ("traffic_politeness", "mobil_", "exit_spacing", "heavy_vehicle_share")
+        zero_ok += ("traffic_exit_share", "traffic_density", "ego_drag", "ego_rolling")
+        zero_ok += ("lane_change_cooldown_s", "ego_lane_change_cooldown_s")
         for f in dataclasses.fields(self):
             value = getattr(self, f.name)
-            if isinstance(value, float) and f.name != "traffic_density":
-                positive_ok_zero = f.name.startswith(
-                    ("traffic_politeness", "mobil_", "exit_spacing")
-                )
-                _check_range(f.name, value, lo=0.0, strict=not positive_ok_zero)
+            if isinstance(value, float):
+                _check_range(f.name, value, lo=0.0, strict=not f.name.startswith(zero_ok))
         _check_order("traffic_speed_min_mps", "traffic_speed_max_mps", self)
+        _check_order("heavy_speed_min_mps", "heavy_speed_max_mps", self)
         _check_order("traffic_headway_min_s", "traffic_headway_max_s", self)
         _check_order("traffic_politeness_min", "traffic_politeness_max", self)
         _check_order("exit_distance_min_m", "exit_distance_max_m", self)
         _check_order("exit_spacing_min_m", "exit_spacing_max_m", self)
         _check_order("mission_change_min_s", "mission_change_max_s", self)
         _check_order("target_speed_min_mps", "target_speed_max_mps", self)
-        if self.lane_width_m <= self.vehicle_width_m:
-            raise ConfigError("lane_width_m", "must be wider than vehicle_width_m")
-        if self.target_speed_max_mps > self.speed_max_mps:
-            raise ConfigError("target_speed_max_mps", "must be <= speed_max_mps")
-        if self.traffic_speed_max_mps > self.speed_max_mps:
-            raise ConfigError("traffic_speed_max_mps", "must be <= speed_max_mps")
+        if self.lane_width_m <= max(self.vehicle_width_m, self.heavy_width_m):
+            raise ConfigError("lane_width_m", "must be wider than vehicle_width_m and heavy_width_m")
+        for name in ("target_speed_max_mps", "traffic_speed_max_mps", "heavy_speed_max_mps"):
+            if getattr(self, name) > self.speed_max_mps:
+                raise ConfigError(name, "must be <= speed_max_mps")
         if self.exit_spacing_min_m < self.exit_ramp_length_m + self.traffic_window_ahead_m:
             raise ConfigError(
                 "exit_spacing_min_m", "must be >= exit_ramp_length_m + traffic_window_ahead_m"
             )
+        needed = self.vehicle_count
+        if self.n_vehicles is not None:
+            _check_range("n_vehicles", self.n_vehicles, lo=1)
+            if self.n_vehicles != needed:
+                raise ConfigError(
+                    "n_vehicles",
+                    f"{self.n_vehicles} conflicts with traffic_density {self.traffic_density:g}"
+                    f" on {self.n_lanes} lanes, which needs {needed} vehicles (ego included);"
+                    " leave n_vehicles out, it follows from traffic_density",
+                )
         self.mission_mix.validate("mission_mix")
         self.reward.validate("reward")
 
     @functools.cached_property
-    def kernel_params(self) -> KernelParams:
-        """The flat tuple of numbers the compiled kernels read."""
-        values: dict[str, Any] = {}
-        for name in KernelParams._fields:
-            if name == "dt_s":
-                values[name] = self.dt_s
-            elif name == "max_steps":
-                values[name] = self.max_steps
-            elif name.startswith("mix_"):
-                values[name] = float(getattr(self.mission_mix, name[4:]))
-            elif name.startswith("w_"):
-                values[name] = float(getattr(self.reward, name[2:]))
-            else:
-                value = getattr(self, name)
-                values[name] = int(value) if isinstance(value, bool | int) else float(value)
-        return KernelParams(**values)
+    def kernel_record(self):
+        """The numbers the compiled kernels read, as a one-element record array."""
+        from car_ai_rl.sim.kernel_params import kernel_record
 
-    @functools.cached_property
-    def kernel_vector(self):
-        """``kernel_params`` as one float64 vector: what the batch kernels take."""
-        from car_ai_rl.sim.kernel_params import params_vector
-
-        return params_vector(self.kernel_params)
+        return kernel_record(self)
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -191,68 +235,16 @@ class SimParams:
         return hashlib.sha256(text.encode()).hexdigest()[:16]
 
     def replace(self, **changes: Any) -> SimParams:
-        return sim_params_from_dict({**self.to_dict(), **changes})
+        base = self.to_dict()
+        if "n_vehicles" not in changes:
+            base["n_vehicles"] = None  # keep following the density
+        return sim_params_from_dict({**base, **changes})
 
 
-class KernelParams(NamedTuple):
-    """Numbers only, in a NamedTuple the compiled kernels accept."""
-
-    n_lanes: int
-    lane_width_m: float
-    exit_distance_min_m: float
-    exit_distance_max_m: float
-    exit_ramp_length_m: float
-    exit_spacing_min_m: float
-    exit_spacing_max_m: float
-    n_vehicles: int
-    traffic_density: float
-    traffic_window_behind_m: float
-    traffic_window_ahead_m: float
-    traffic_speed_min_mps: float
-    traffic_speed_max_mps: float
-    traffic_headway_min_s: float
-    traffic_headway_max_s: float
-    traffic_politeness_min: float
-    traffic_politeness_max: float
-    traffic_accel_max_mps2: float
-    traffic_decel_comfort_mps2: float
-    traffic_brake_max_mps2: float
-    traffic_min_gap_m: float
-    mobil_safe_decel_mps2: float
-    mobil_threshold_mps2: float
-    mobil_keep_right_bias_mps2: float
-    mobil_decision_hz: float
-    lane_change_cooldown_s: float
-    vehicle_length_m: float
-    vehicle_width_m: float
-    ego_accel_max_mps2: float
-    ego_brake_max_mps2: float
-    speed_max_mps: float
-    lane_change_duration_s: float
-    dt_s: float
-    substeps: int
-    max_steps: int
-    mission_changes: int
-    mission_change_min_s: float
-    mission_change_max_s: float
-    target_speed_min_mps: float
-    target_speed_max_mps: float
-    cruise_tolerance_mps: float
-    cruise_hold_s: float
-    lane_hold_s: float
-    mission_deadline_s: float
-    exit_mission_min_lead_m: float
-    mix_cruise: float
-    mix_lane: float
-    mix_exit: float
-    w_speed: float
-    w_progress: float
-    w_mission_success: float
-    w_mission_failure: float
-    w_collision: float
-    w_lane_change: float
-    w_comfort: float
-    w_headway: float
+def vehicle_count(density_per_km_lane: float, window_m: float, n_lanes: int) -> int:
+    """Vehicles (ego included) that give at least ``density`` over ``window_m`` on every lane."""
+    wanted = density_per_km_lane * window_m / 1000.0 * n_lanes
+    return max(1, math.ceil(wanted - 1e-9))
 
 
 # ---------------------------------------------------------------------- validation helpers
@@ -278,6 +270,13 @@ def _check_types(obj: Any, prefix: str) -> None:
         value = getattr(obj, f.name)
         expected = hints[f.name]
         path = f"{prefix}{f.name}"
+        optional = typing.get_origin(expected) in (typing.Union, type(int | None)) and type(
+            None
+        ) in typing.get_args(expected)
+        if optional:
+            if value is None:
+                continue
+            expected = next(a for a in typing.get_args(expected) if a is not type(None))
         if expected is bool:
             ok = isinstance(value, bool)
         elif expected is int:

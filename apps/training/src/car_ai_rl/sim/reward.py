@@ -49,15 +49,15 @@ def write_terms(
     p,
 ):
     err = abs(speed_mps - target_speed_mps) / SPEED_ERROR_FULL_MPS
-    out[T_SPEED] = -p.w_speed * min(err, 1.0)
-    out[T_PROGRESS] = p.w_progress * (potential_after - potential_before)
-    out[T_SUCCESS] = p.w_mission_success if succeeded else 0.0
-    out[T_FAILURE] = -p.w_mission_failure if failed else 0.0
-    out[T_COLLISION] = -p.w_collision if collided else 0.0
-    out[T_LANE_CHANGE] = -p.w_lane_change if lane_change_started else 0.0
-    out[T_COMFORT] = -p.w_comfort * min(abs(jerk_mps3) / 50.0, 1.0)
+    out[T_SPEED] = -p.reward_speed * min(err, 1.0)
+    out[T_PROGRESS] = p.reward_progress * (potential_after - potential_before)
+    out[T_SUCCESS] = p.reward_mission_success if succeeded else 0.0
+    out[T_FAILURE] = -p.reward_mission_failure if failed else 0.0
+    out[T_COLLISION] = -p.reward_collision if collided else 0.0
+    out[T_LANE_CHANGE] = -p.reward_lane_change if lane_change_started else 0.0
+    out[T_COMFORT] = -p.reward_comfort * min(abs(jerk_mps3) / 50.0, 1.0)
     if headway_s < HEADWAY_COMFORT_S:
-        out[T_HEADWAY] = -p.w_headway * (1.0 - headway_s / HEADWAY_COMFORT_S)
+        out[T_HEADWAY] = -p.reward_headway * (1.0 - headway_s / HEADWAY_COMFORT_S)
     else:
         out[T_HEADWAY] = 0.0
     total = 0.0

@@ -1,33 +1,52 @@
-"""Scenario sampling: episode reset, traffic recycling around the ego, and exit placement."""
+"""Scenario sampling and the traffic's boundary: episode reset, the periodic segment, vehicles
+leaving on the ramp and re-entering, and exit placement.
+
+Why a periodic segment: density is then a conserved quantity, set by the vehicle count, and
+the traffic's own dynamics (IDM, MOBIL, exits) decide flow and speed, as on a ring road. An open
+window with inflow at its ends would make density an outcome of the inflow rule instead.
+
+Reset places each lane's vehicles around the segment with the free space shared out at random,
+every vehicle at or below its desired speed and at or below the IDM equilibrium speed of the
+gap ahead of it, and never closing on its leader faster than comfortable braking can absorb
+within the gap's surplus: nobody has to brake hard in the first seconds.
+"""
 
 import math
 
+import numpy as np
+
 from car_ai_rl.sim import streams
+from car_ai_rl.sim.idm import equilibrium_gap_m, equilibrium_speed_mps
 from car_ai_rl.sim.jit import kernel
 from car_ai_rl.sim.layout import (
+    ACCEL_MAX_MPS2,
     ACTIVE,
     DESIRED_SPEED_MPS,
+    EXIT_INTENT,
     EXIT_X_M,
     HEADWAY_S,
+    HEAVY,
     LANE,
     LENGTH_M,
     N_ENV_FIELDS,
     N_VEH_FIELDS,
     POLITENESS,
+    RING_LENGTH_M,
     SPEED_MPS,
     STEP,
     TARGET_LANE,
+    VEHICLE_COUNT,
     WIDTH_M,
     X_M,
     Y_M,
 )
 from car_ai_rl.sim.missions import start_random_mission
+from car_ai_rl.sim.neighbours import NO_VEHICLE, follower_in_lane, leader_in_lane
 from car_ai_rl.sim.rng import uniform
-from car_ai_rl.sim.traffic import NO_VEHICLE, follower_in_lane, leader_in_lane, occupies
 
 EGO_HEADWAY_S = 1.5
-SPAWN_CLEARANCE_M = 45.0
-RECYCLE_MARGIN_M = 30.0
+NEXT_EXIT_AFTER_M = 100.0  # how far past an exit's zone the ego must be before the next appears
+SPEED_PASSES = 3  # passes of the no-hard-braking speed rule around each lane
 
 
 @kernel
@@ -36,21 +55,28 @@ def lerp(lo, hi, u):
 
 
 @kernel
-def n_traffic_target(n_vehicles, p):
-    """How many traffic vehicles the density asks for, capped by the buffer size."""
-    window_km = (p.traffic_window_behind_m + p.traffic_window_ahead_m) / 1000.0
-    wanted = int(round(p.traffic_density * window_km * p.n_lanes))
-    return min(n_vehicles - 1, max(wanted, 0))
+def heavy_allowed_in(lane, p):
+    """Heavy vehicles keep out of the leftmost lane of a road with three or more lanes."""
+    return lane > 0 or p.n_lanes < 3
 
 
 @kernel
 def draw_driver(veh, b, j, seed, counter, p):
-    """Per-vehicle driver parameters for a vehicle entering traffic."""
-    veh[DESIRED_SPEED_MPS, b, j] = lerp(
-        p.traffic_speed_min_mps,
-        p.traffic_speed_max_mps,
-        uniform(seed, counter, j, streams.DESIRED_SPEED),
-    )
+    """Driver parameters of vehicle j (its kind, ``HEAVY``, is already set)."""
+    heavy = veh[HEAVY, b, j] > 0.5
+    u_speed = uniform(seed, counter, j, streams.DESIRED_SPEED)
+    if heavy:
+        veh[DESIRED_SPEED_MPS, b, j] = lerp(p.heavy_speed_min_mps, p.heavy_speed_max_mps, u_speed)
+        veh[ACCEL_MAX_MPS2, b, j] = p.heavy_accel_max_mps2
+        veh[LENGTH_M, b, j] = p.heavy_length_m
+        veh[WIDTH_M, b, j] = p.heavy_width_m
+    else:
+        veh[DESIRED_SPEED_MPS, b, j] = lerp(
+            p.traffic_speed_min_mps, p.traffic_speed_max_mps, u_speed
+        )
+        veh[ACCEL_MAX_MPS2, b, j] = p.traffic_accel_max_mps2
+        veh[LENGTH_M, b, j] = p.vehicle_length_m
+        veh[WIDTH_M, b, j] = p.vehicle_width_m
     veh[HEADWAY_S, b, j] = lerp(
         p.traffic_headway_min_s, p.traffic_headway_max_s, uniform(seed, counter, j, streams.HEADWAY)
     )
@@ -59,171 +85,253 @@ def draw_driver(veh, b, j, seed, counter, p):
         p.traffic_politeness_max,
         uniform(seed, counter, j, streams.POLITENESS),
     )
+    draw_exit_intent(veh, b, j, seed, counter, p)
 
 
 @kernel
-def place_vehicle(veh, b, j, x_m, lane, speed_mps, p):
+def draw_exit_intent(veh, b, j, seed, counter, p):
+    """Whether vehicle j means to leave at the next exit."""
+    wants = uniform(seed, counter, j, streams.EXIT_INTENT) < p.traffic_exit_share
+    veh[EXIT_INTENT, b, j] = 1.0 if wants else 0.0
+
+
+@kernel
+def place_in_lane(veh, b, j, x_m, lane, speed_mps, p):
     veh[X_M, b, j] = x_m
     veh[LANE, b, j] = lane
     veh[TARGET_LANE, b, j] = lane
     veh[Y_M, b, j] = lane * p.lane_width_m
     veh[SPEED_MPS, b, j] = speed_mps
-    veh[LENGTH_M, b, j] = p.vehicle_length_m
-    veh[WIDTH_M, b, j] = p.vehicle_width_m
     veh[ACTIVE, b, j] = 1.0
+
+
+@kernel
+def wrap_into_segment(x_m, x_ego_m, p, ring_m):
+    """The representative of position ``x_m`` within the segment around the ego."""
+    lo = x_ego_m - p.traffic_window_behind_m
+    while x_m < lo:
+        x_m += ring_m
+    while x_m >= lo + ring_m:
+        x_m -= ring_m
+    return x_m
+
+
+@kernel
+def choose_heavy(veh, b, seed, n, p):
+    """Mark exactly ``heavy_vehicle_count`` traffic vehicles heavy, among those whose lane
+    allows them (selection sampling: each eligible vehicle in turn, with the odds that keep
+    the count exact)."""
+    eligible = 0
+    for j in range(1, n):
+        if heavy_allowed_in(veh[LANE, b, j], p):
+            eligible += 1
+    needed = min(p.heavy_vehicle_count, eligible)
+    for j in range(1, n):
+        if not heavy_allowed_in(veh[LANE, b, j], p):
+            continue
+        if needed > 0 and uniform(seed, 0, j, streams.HEAVY) * eligible < needed:
+            veh[HEAVY, b, j] = 1.0
+            needed -= 1
+        eligible -= 1
+
+
+@kernel
+def calm_speeds(veh, env, b, members, count, p, ring_m):
+    """Lower speeds around one lane (``members``: its vehicles from rear to front) until nobody
+    closes on its leader faster than comfortable braking absorbs within the gap's surplus."""
+    for _ in range(SPEED_PASSES):
+        for m in range(count - 1, -1, -1):
+            j = members[m]
+            lead = members[(m + 1) % count]
+            if lead == j:
+                continue
+            gap = (
+                veh[X_M, b, lead]
+                - veh[X_M, b, j]
+                - 0.5 * (veh[LENGTH_M, b, lead] + veh[LENGTH_M, b, j])
+            )
+            if gap < 0.0:
+                gap += ring_m
+            v = veh[SPEED_MPS, b, j]
+            surplus = gap - equilibrium_gap_m(
+                v, veh[DESIRED_SPEED_MPS, b, j], veh[HEADWAY_S, b, j], p.traffic_min_gap_m
+            )
+            allowed = veh[SPEED_MPS, b, lead] + math.sqrt(
+                2.0 * p.traffic_decel_comfort_mps2 * max(surplus, 0.0)
+            )
+            if v > allowed:
+                veh[SPEED_MPS, b, j] = allowed
 
 
 @kernel
 def reset_env(veh, env, seeds, b, p):
     """Start a fresh episode in slot ``b`` from ``seeds[b]`` alone."""
     seed = seeds[b]
-    n = veh.shape[2]
+    n = min(p.n_vehicles, veh.shape[2])
     n_lanes = p.n_lanes
+    ring = p.ring_length_m
     for f in range(N_VEH_FIELDS):
-        for j in range(n):
+        for j in range(veh.shape[2]):
             veh[f, b, j] = 0.0
     for f in range(N_ENV_FIELDS):
         env[f, b] = 0.0
+    env[RING_LENGTH_M, b] = ring
+    env[VEHICLE_COUNT, b] = n
     env[EXIT_X_M, b] = lerp(
         p.exit_distance_min_m, p.exit_distance_max_m, uniform(seed, 0, 0, streams.EXIT_POSITION)
     )
-    # the ego
+    # lanes round-robin from the ego's, so every lane holds the same count (within one)
     ego_lane = min(int(uniform(seed, 0, 0, streams.EGO_LANE) * n_lanes), n_lanes - 1)
-    ego_speed = lerp(
+    for j in range(n):
+        veh[LANE, b, j] = (ego_lane + j) % n_lanes
+    choose_heavy(veh, b, seed, n, p)
+    # the ego: a car whose desired speed is its first target speed (set by the mission below)
+    veh[LENGTH_M, b, 0] = p.vehicle_length_m
+    veh[WIDTH_M, b, 0] = p.vehicle_width_m
+    veh[HEADWAY_S, b, 0] = EGO_HEADWAY_S
+    veh[ACCEL_MAX_MPS2, b, 0] = p.traffic_accel_max_mps2
+    veh[DESIRED_SPEED_MPS, b, 0] = lerp(
         0.9 * p.traffic_speed_min_mps,
         0.9 * p.traffic_speed_max_mps,
         uniform(seed, 0, 0, streams.EGO_SPEED),
     )
-    place_vehicle(veh, b, 0, 0.0, ego_lane, ego_speed, p)
-    veh[HEADWAY_S, b, 0] = EGO_HEADWAY_S
-    # traffic, spread over every lane of the window around the ego
-    n_traffic = n_traffic_target(n, p)
-    rotation = int(uniform(seed, 0, 0, streams.LANE_ROTATION) * n_lanes)
-    window_m = p.traffic_window_behind_m + p.traffic_window_ahead_m
-    clearance_m = p.vehicle_length_m + 20.0
+    for j in range(1, n):
+        draw_driver(veh, b, j, seed, 0, p)
+    members = np.empty(n, dtype=np.int64)
     for lane in range(n_lanes):
-        # vehicles k = 1..n_traffic go round-robin over the lanes
         count = 0
-        for k in range(1, n_traffic + 1):
-            if (k - 1 + rotation) % n_lanes == lane:
+        for j in range(n):
+            if veh[LANE, b, j] == lane:
+                members[count] = j
                 count += 1
         if count == 0:
             continue
-        usable_m = window_m - (2.0 * clearance_m if lane == ego_lane else 0.0)
-        # consecutive vehicles are at least half a segment apart: keep that above a length
-        # plus two minimum gaps, leaving the surplus vehicles to enter later by recycling
-        max_count = int(usable_m // (2.0 * (p.vehicle_length_m + p.traffic_min_gap_m)))
-        count = min(count, max_count)
-        if count <= 0:
-            continue
-        segment_m = usable_m / count
-        m = 0
-        for k in range(1, n_traffic + 1):
-            if (k - 1 + rotation) % n_lanes != lane or m >= count:
-                continue
-            u = uniform(seed, 0, k, streams.TRAFFIC_POSITION)
-            x = -p.traffic_window_behind_m + (m + 0.25 + 0.5 * u) * segment_m
-            if lane == ego_lane and x >= -clearance_m:
-                x += 2.0 * clearance_m
-            draw_driver(veh, b, k, seed, 0, p)
-            speed = veh[DESIRED_SPEED_MPS, b, k] * lerp(
-                0.85, 1.0, uniform(seed, 0, k, streams.SPAWN_SPEED)
+        # share the free space of the segment among the gaps, at random around equal shares
+        free_m = ring
+        weight_sum = 0.0
+        for m in range(count):
+            free_m -= veh[LENGTH_M, b, members[m]]
+            weight_sum += 0.7 + 0.6 * uniform(seed, 0, members[m], streams.GAP_SHARE)
+        free_m = max(free_m, 0.0)
+        x = 0.0
+        if lane != ego_lane:
+            x = -p.traffic_window_behind_m + ring * uniform(seed, 0, lane, streams.LANE_OFFSET)
+        for m in range(count):
+            j = members[m]
+            gap = free_m * (0.7 + 0.6 * uniform(seed, 0, j, streams.GAP_SHARE)) / weight_sum
+            speed = equilibrium_speed_mps(
+                gap, veh[DESIRED_SPEED_MPS, b, j], veh[HEADWAY_S, b, j], p.traffic_min_gap_m
             )
-            place_vehicle(veh, b, k, x, lane, speed, p)
-            m += 1
-    # no vehicle starts faster than the one it follows, so nobody starts in an emergency
-    for lane in range(n_lanes):
-        calm_lane_speeds(veh, b, lane)
+            place_in_lane(veh, b, j, wrap_into_segment(x, 0.0, p, ring), lane, speed, p)
+            if m + 1 < count:
+                x += 0.5 * veh[LENGTH_M, b, j] + gap + 0.5 * veh[LENGTH_M, b, members[m + 1]]
+        # members from rear to front, for the speed passes
+        for r in range(1, count):
+            j = members[r]
+            k = r - 1
+            while k >= 0 and veh[X_M, b, members[k]] > veh[X_M, b, j]:
+                members[k + 1] = members[k]
+                k -= 1
+            members[k + 1] = j
+        calm_speeds(veh, env, b, members, count, p, ring)
     start_random_mission(veh, env, b, seed, 0, p)
 
 
 @kernel
-def calm_lane_speeds(veh, b, lane):
-    """Cap each vehicle's speed at its leader's speed + 1 m/s, front to back (the ego too)."""
-    n = veh.shape[2]
-    x_front = math.inf
-    lead_speed = math.inf
-    while True:
-        # next vehicle behind x_front in this lane
-        best = NO_VEHICLE
-        best_x = -math.inf
-        for j in range(n):
-            if veh[ACTIVE, b, j] > 0.5 and veh[LANE, b, j] == lane:
-                xj = veh[X_M, b, j]
-                if xj < x_front and xj > best_x:
-                    best = j
-                    best_x = xj
-        if best == NO_VEHICLE:
-            return
-        if veh[SPEED_MPS, b, best] > lead_speed + 1.0:
-            veh[SPEED_MPS, b, best] = lead_speed + 1.0
-        lead_speed = veh[SPEED_MPS, b, best]
-        x_front = best_x
+def seam_gap(veh, b, lane, seam_m, ring_m):
+    """The vehicles just behind and just ahead of the segment's seam in ``lane``, and the free
+    space between their bumpers (the whole segment when the lane is empty)."""
+    rear = follower_in_lane(veh, b, lane, seam_m, -1, ring_m)
+    front = leader_in_lane(veh, b, lane, seam_m, -1, ring_m)
+    if front == NO_VEHICLE:
+        return rear, front, ring_m
+    d_front = veh[X_M, b, front] - seam_m
+    if d_front < 0.0:
+        d_front += ring_m
+    d_rear = seam_m - veh[X_M, b, rear]
+    if d_rear < 0.0:
+        d_rear += ring_m
+    if front == rear:  # alone in the lane: the gap runs from it round to itself
+        return rear, front, ring_m - veh[LENGTH_M, b, front]
+    free = d_front + d_rear - 0.5 * (veh[LENGTH_M, b, front] + veh[LENGTH_M, b, rear])
+    return rear, front, free
 
 
 @kernel
-def try_spawn(veh, b, j, seed, counter, ahead, p):
-    """Put vehicle j back into traffic ahead of (or behind) the ego; False when no lane has room."""
-    n_lanes = p.n_lanes
+def try_reenter(veh, env, seeds, b, j, counter, p):
+    """Bring vehicle j (which left on the ramp) back as a new driver, at the segment's seam
+    far from the ego, into the lane with the most room there. False when no lane has room."""
+    seed = seeds[b]
+    ring = env[RING_LENGTH_M, b]
     x_ego = veh[X_M, b, 0]
-    offset = 20.0 * uniform(seed, counter, j, streams.SPAWN_OFFSET)
-    if ahead:
-        x_spawn = x_ego + p.traffic_window_ahead_m + offset
-    else:
-        x_spawn = x_ego - p.traffic_window_behind_m - offset
-    first_lane = min(int(uniform(seed, counter, j, streams.TRAFFIC_LANE) * n_lanes), n_lanes - 1)
-    n = veh.shape[2]
-    for t in range(n_lanes):
-        lane = (first_lane + t) % n_lanes
-        free = True
-        for k in range(n):
-            if k != j and occupies(veh, b, k, lane):
-                if abs(veh[X_M, b, k] - x_spawn) < SPAWN_CLEARANCE_M:
-                    free = False
-                    break
-        if not free:
+    seam = x_ego - p.traffic_window_behind_m
+    draw_driver(veh, b, j, seed, counter, p)
+    length = veh[LENGTH_M, b, j]
+    need = length + 4.0 * p.traffic_min_gap_m
+    best_lane = -1
+    best_free = -1.0
+    best_rear = NO_VEHICLE
+    for lane in range(p.n_lanes):
+        if veh[HEAVY, b, j] > 0.5 and not heavy_allowed_in(lane, p):
             continue
-        veh[ACTIVE, b, j] = 0.0  # excluded from the neighbour search below
-        draw_driver(veh, b, j, seed, counter, p)
-        speed = veh[DESIRED_SPEED_MPS, b, j] * lerp(
-            0.9, 1.0, uniform(seed, counter, j, streams.SPAWN_SPEED)
-        )
-        lead = leader_in_lane(veh, b, lane, x_spawn, j)
-        if lead != NO_VEHICLE:
-            speed = min(speed, veh[SPEED_MPS, b, lead] + 2.0)
-        follow = follower_in_lane(veh, b, lane, x_spawn, j)
-        if follow != NO_VEHICLE:
-            speed = max(speed, veh[SPEED_MPS, b, follow] - 2.0)
-        place_vehicle(veh, b, j, x_spawn, lane, max(speed, 0.0), p)
-        veh[TARGET_LANE, b, j] = lane
-        return True
-    veh[ACTIVE, b, j] = 0.0
-    return False
+        rear, front, free = seam_gap(veh, b, lane, seam, ring)
+        if free >= need and free > best_free:
+            best_lane = lane
+            best_free = free
+            best_rear = rear
+    if best_lane < 0:
+        return False
+    gap = 0.5 * (best_free - length)
+    if best_rear == NO_VEHICLE:
+        x = seam
+    else:
+        x = veh[X_M, b, best_rear] + 0.5 * veh[LENGTH_M, b, best_rear] + gap + 0.5 * length
+    speed = equilibrium_speed_mps(
+        gap, veh[DESIRED_SPEED_MPS, b, j], veh[HEADWAY_S, b, j], p.traffic_min_gap_m
+    )
+    front = leader_in_lane(veh, b, best_lane, seam, -1, ring)
+    if front != NO_VEHICLE:
+        speed = min(speed, veh[SPEED_MPS, b, front] + math.sqrt(2.0 * p.traffic_decel_comfort_mps2))
+    place_in_lane(veh, b, j, wrap_into_segment(x, x_ego, p, ring), best_lane, speed, p)
+    return True
 
 
 @kernel
-def recycle_traffic(veh, env, seeds, b, p):
-    """Vehicles that leave the window around the ego re-enter at its other end."""
+def update_traffic_boundary(veh, env, seeds, b, p):
+    """Keep every vehicle's representative on the segment around the ego, take vehicles that
+    left on the ramp out of traffic and bring them back, clear the intent of those that missed
+    the exit, and move on to the next exit once the ego has passed one."""
     seed = seeds[b]
     counter = int(env[STEP, b]) + 1
+    ring = env[RING_LENGTH_M, b]
     x_ego = veh[X_M, b, 0]
-    n = veh.shape[2]
-    n_traffic = n_traffic_target(n, p)
-    for j in range(1, n_traffic + 1):
+    zone_end = env[EXIT_X_M, b] + p.exit_ramp_length_m
+    n = int(env[VEHICLE_COUNT, b])
+    for j in range(1, n):
         if veh[ACTIVE, b, j] < 0.5:
-            try_spawn(veh, b, j, seed, counter, True, p)
+            try_reenter(veh, env, seeds, b, j, counter, p)
             continue
-        if veh[TARGET_LANE, b, j] != veh[LANE, b, j]:
-            continue  # let lane changes finish first
-        rel = veh[X_M, b, j] - x_ego
-        if rel < -p.traffic_window_behind_m - RECYCLE_MARGIN_M:
-            try_spawn(veh, b, j, seed, counter, True, p)
-        elif rel > p.traffic_window_ahead_m + RECYCLE_MARGIN_M:
-            try_spawn(veh, b, j, seed, counter, False, p)
-    # once the ego is well past the exit, the next exit appears further down the road
-    if x_ego > env[EXIT_X_M, b] + p.exit_ramp_length_m + 100.0:
+        x = veh[X_M, b, j]
+        on_ramp = veh[LANE, b, j] == p.n_lanes or veh[TARGET_LANE, b, j] == p.n_lanes
+        rel = x - x_ego
+        outside = rel < -p.traffic_window_behind_m or rel >= ring - p.traffic_window_behind_m
+        if on_ramp:
+            if outside or (
+                veh[LANE, b, j] == p.n_lanes and x - 0.5 * veh[LENGTH_M, b, j] > zone_end
+            ):
+                veh[ACTIVE, b, j] = 0.0
+                veh[EXIT_INTENT, b, j] = 0.0
+            continue
+        if outside:
+            veh[X_M, b, j] = wrap_into_segment(x, x_ego, p, ring)
+        if veh[EXIT_INTENT, b, j] > 0.5 and x > zone_end:
+            veh[EXIT_INTENT, b, j] = 0.0
+    if x_ego > zone_end + NEXT_EXIT_AFTER_M:
         env[EXIT_X_M, b] += lerp(
             p.exit_spacing_min_m,
             p.exit_spacing_max_m,
             uniform(seed, counter, 0, streams.EXIT_SPACING),
         )
+        for j in range(1, n):
+            if veh[ACTIVE, b, j] > 0.5:
+                draw_exit_intent(veh, b, j, seed, counter, p)

@@ -12,11 +12,14 @@ from car_ai_rl.sim import layout
 @dataclass
 class SimState:
     """``veh``: (N_VEH_FIELDS, B, N) float64; ``env``: (N_ENV_FIELDS, B) float64;
-    ``seeds``: (B,) uint64 episode seeds. Vehicle 0 of every env is the ego."""
+    ``seeds``: (B,) uint64 episode seeds; ``order``: (B, N) int64, each env's vehicle indices
+    sorted by position at its last step (a cache that only speeds up the next sort: results
+    never depend on it). Vehicle 0 of every env is the ego."""
 
     veh: np.ndarray
     env: np.ndarray
     seeds: np.ndarray
+    order: np.ndarray
 
     @classmethod
     def allocate(cls, n_envs: int, n_vehicles: int) -> SimState:
@@ -24,6 +27,7 @@ class SimState:
             veh=np.zeros((layout.N_VEH_FIELDS, n_envs, n_vehicles)),
             env=np.zeros((layout.N_ENV_FIELDS, n_envs)),
             seeds=np.zeros(n_envs, dtype=np.uint64),
+            order=np.tile(np.arange(n_vehicles, dtype=np.int64), (n_envs, 1)),
         )
 
     @property
@@ -35,12 +39,17 @@ class SimState:
         return self.veh.shape[2]
 
     def copy(self) -> SimState:
-        return SimState(self.veh.copy(), self.env.copy(), self.seeds.copy())
+        return SimState(self.veh.copy(), self.env.copy(), self.seeds.copy(), self.order.copy())
 
     def take(self, envs: np.ndarray | list[int]) -> SimState:
         """A copy holding only the given env slots, in that order."""
         idx = np.asarray(envs, dtype=np.int64)
-        return SimState(self.veh[:, idx].copy(), self.env[:, idx].copy(), self.seeds[idx].copy())
+        return SimState(
+            self.veh[:, idx].copy(),
+            self.env[:, idx].copy(),
+            self.seeds[idx].copy(),
+            self.order[idx].copy(),
+        )
 
     def vehicle(self, name: str) -> np.ndarray:
         """A (B, N) view of one vehicle field, e.g. ``state.vehicle("speed_mps")``."""

@@ -5,6 +5,8 @@ from typing import NamedTuple
 
 import numpy as np
 
+from car_ai_rl.sim.car_following import traffic_accels
+from car_ai_rl.sim.controls import decode_request, pedal_accel_mps2
 from car_ai_rl.sim.dynamics import (
     advance_lateral,
     advance_longitudinal,
@@ -12,7 +14,6 @@ from car_ai_rl.sim.dynamics import (
     ego_collision,
 )
 from car_ai_rl.sim.jit import kernel, parallel_kernel, prange
-from car_ai_rl.sim.kernel_params import unpack_params
 from car_ai_rl.sim.layout import (
     ACTIVE,
     BRAKE,
@@ -37,13 +38,13 @@ from car_ai_rl.sim.layout import (
     LANE,
     LANE_MISSION,
     LANE_REQUEST,
-    LC_PROGRESS,
-    LENGTH_M,
+    LC_COOLDOWN_S,
     MISSION_KIND,
     MISSION_STATUS,
     MISSION_TARGET_LANE,
     PENDING,
     PREV_ACCEL_MPS2,
+    RING_LENGTH_M,
     SPEED_MPS,
     STEP,
     TARGET_LANE,
@@ -57,19 +58,13 @@ from car_ai_rl.sim.missions import (
     maybe_change_mission,
     update_mission,
 )
-from car_ai_rl.sim.observation import ego_lane_ref, observe, ramp_available
+from car_ai_rl.sim.mobil import traffic_lane_decisions
+from car_ai_rl.sim.neighbours import NO_VEHICLE, build_tables, bumper_gap_m, sort_by_position
+from car_ai_rl.sim.observation import observe
 from car_ai_rl.sim.reward import lane_potential, write_terms
 from car_ai_rl.sim.rng import next_episode_seed
-from car_ai_rl.sim.scenario import recycle_traffic, reset_env
-from car_ai_rl.sim.traffic import (
-    NO_VEHICLE,
-    build_leader_table,
-    leader_in_lane,
-    sort_by_position,
-    traffic_accels,
-    traffic_lane_decisions,
-    traffic_model,
-)
+from car_ai_rl.sim.road import ramp_available
+from car_ai_rl.sim.scenario import reset_env, update_traffic_boundary
 
 
 @kernel
@@ -86,68 +81,73 @@ def shaping_target_lane(env, b):
 
 @kernel
 def start_ego_lane_change(veh, env, b, request, p):
-    """A lane request starts a change only when none is under way and the lane exists."""
+    """A lane request starts a change only when none is under way, the ego has cooled down
+    from the last one, and the lane exists (the ramp only inside the exit zone)."""
     if request == 0:
         return False
     lane = veh[LANE, b, 0]
-    if veh[TARGET_LANE, b, 0] != lane:
+    if veh[TARGET_LANE, b, 0] != lane or veh[LC_COOLDOWN_S, b, 0] > 0.0:
         return False
     new_lane = lane + request
-    if 0 <= new_lane <= p.n_lanes - 1 or (new_lane == p.n_lanes and ramp_available(veh, env, b, p)):
+    if 0 <= new_lane <= p.n_lanes - 1 or (
+        new_lane == p.n_lanes and ramp_available(veh, env, b, 0, p)
+    ):
         veh[TARGET_LANE, b, 0] = new_lane
-        veh[LC_PROGRESS, b, 0] = 0.0
         env[EPISODE_LANE_CHANGES, b] += 1.0
         return True
     return False
 
 
 @kernel
-def ego_headway_s(veh, b, p, near):
-    """Time headway to the vehicle ahead in the ego's lane (inf when nobody is ahead).
-    ``near`` holds the ego's neighbours as ``observe`` left them: reused unless the ego's
-    centre is on the ramp, which the observation counts as the rightmost lane."""
-    lane = ego_lane_ref(veh, b, p)
-    if lane <= p.n_lanes - 1:
-        lead = near[1]
-    else:
-        lead = leader_in_lane(veh, b, lane, veh[X_M, b, 0], 0)
+def ego_headway_s(veh, env, b, near):
+    """Time headway to the vehicle ahead of the ego's centre (inf when nobody is ahead);
+    ``near`` as ``observe`` leaves it."""
+    lead = near[1]
     if lead == NO_VEHICLE:
         return math.inf
-    gap = veh[X_M, b, lead] - veh[X_M, b, 0] - 0.5 * (veh[LENGTH_M, b, lead] + veh[LENGTH_M, b, 0])
+    gap = bumper_gap_m(veh, b, 0, lead, env[RING_LENGTH_M, b])
     return max(gap, 0.0) / max(veh[SPEED_MPS, b, 0], 1.0)
 
 
 @kernel
-def step_env(veh, env, seeds, b, throttle, brake, request, p, scratch, obs_row, terms_row, ev_row):
-    """Advance env b by one decision step. Returns the reward."""
+def step_env(
+    veh, env, seeds, order, b, throttle, brake, request, p, scratch, obs_row, terms_row, ev_row
+):
+    """Advance env b by one decision step. Returns the reward. ``order``: env b's vehicle
+    indices sorted by position at the last step (a cache: any permutation gives the same
+    result, a nearly sorted one just sorts faster)."""
     n = veh.shape[2]
     dt = p.dt_s
     h = dt / p.substeps
+    ring = env[RING_LENGTH_M, b]
     x_start = veh[X_M, b, 0]
     v_start = veh[SPEED_MPS, b, 0]
     target_before = shaping_target_lane(env, b)
     potential_before = lane_potential(veh[Y_M, b, 0] / p.lane_width_m, target_before)
 
-    acc, order, lead_tab = scratch.acc, scratch.order, scratch.lead
-    for j in range(n):
-        order[j] = j
+    acc = scratch.acc
+    lead_tab, follow_tab, last = scratch.lead, scratch.follow, scratch.last
     lc_started = start_ego_lane_change(veh, env, b, request, p)
-    model = traffic_model(p)
-    traffic_lane_decisions(veh, b, int(env[STEP, b]), p, model, scratch.near)
-    ego_accel = throttle * p.ego_accel_max_mps2 - brake * p.ego_brake_max_mps2
+    sort_by_position(veh, b, order)
+    build_tables(veh, b, p.n_lanes, order, lead_tab, follow_tab, last)
+    traffic_lane_decisions(
+        veh, env, b, int(env[STEP, b]), p, ring, order, lead_tab, follow_tab, last
+    )
 
     collided = False
     at_fault = False
     exited = False
-    for _ in range(p.substeps):
-        acc[0] = ego_accel
-        sort_by_position(veh, b, order)
-        build_leader_table(veh, b, p.n_lanes, order, lead_tab)
-        traffic_accels(veh, b, model, lead_tab, acc)
+    for s in range(p.substeps):
+        if s > 0:
+            sort_by_position(veh, b, order)
+            build_tables(veh, b, p.n_lanes, order, lead_tab, follow_tab, last)
+        acc[0] = pedal_accel_mps2(throttle, brake, veh[SPEED_MPS, b, 0], p)
+        traffic_accels(veh, env, b, p, ring, lead_tab, acc)
         for j in range(n):
             if veh[ACTIVE, b, j] > 0.5:
                 advance_longitudinal(veh, b, j, acc[j], h, p.speed_max_mps)
-                advance_lateral(veh, b, j, h, p)
+                cooldown = p.ego_lane_change_cooldown_s if j == 0 else p.lane_change_cooldown_s
+                advance_lateral(veh, b, j, h, p, cooldown)
         other = ego_collision(veh, b)
         if other != NO_VEHICLE:
             collided = True
@@ -160,7 +160,7 @@ def step_env(veh, env, seeds, b, throttle, brake, request, p, scratch, obs_row, 
 
     env[STEP, b] += 1.0
     if not (collided or exited):
-        recycle_traffic(veh, env, seeds, b, p)
+        update_traffic_boundary(veh, env, seeds, b, p)
 
     succeeded, failed = update_mission(veh, env, b, exited, p)
     terminated = collided or exited
@@ -187,7 +187,7 @@ def step_env(veh, env, seeds, b, throttle, brake, request, p, scratch, obs_row, 
         collided,
         lc_started,
         jerk,
-        ego_headway_s(veh, b, p, scratch.near),
+        ego_headway_s(veh, env, b, scratch.near),
         p,
     )
     ev_row[EV_COLLISION] = 1.0 if collided else 0.0
@@ -207,42 +207,45 @@ def step_env(veh, env, seeds, b, throttle, brake, request, p, scratch, obs_row, 
     return reward
 
 
-@kernel
-def decode_request(value):
-    if value > 0.5:
-        return 1
-    if value < -0.5:
-        return -1
-    return 0
-
-
 class Scratch(NamedTuple):
     """Per-thread work arrays of the step kernel."""
 
     acc: np.ndarray
-    order: np.ndarray
-    lead: np.ndarray
-    near: np.ndarray  # one vehicle's neighbours, see traffic.neighbors
+    lead: np.ndarray  # (N, n_lanes + 1) leader table
+    follow: np.ndarray  # (N, n_lanes + 1) follower table
+    last: np.ndarray  # (n_lanes + 1,) work space of the table builder
+    near: np.ndarray  # one vehicle's neighbours, see neighbours.neighbors
 
 
 @kernel
 def make_scratch(n_vehicles, n_lanes):
     return Scratch(
         np.empty(n_vehicles),
-        np.empty(n_vehicles, dtype=np.int64),
         np.empty((n_vehicles, n_lanes + 1), dtype=np.int64),
+        np.empty((n_vehicles, n_lanes + 1), dtype=np.int64),
+        np.empty(n_lanes + 1, dtype=np.int64),
         np.empty(6, dtype=np.int64),
     )
 
 
 @kernel
-def step_one(veh, env, seeds, controls, p, obs, final_obs, rewards, terms, events, b, scratch):
+def step_one(veh, env, seeds, order, controls, p, obs, final_obs, rewards, terms, events, b, scratch):
     """Step env b; a finished env starts a fresh episode from the next seed of its slot."""
-    throttle = min(max(controls[b, THROTTLE], 0.0), 1.0)
-    brake = min(max(controls[b, BRAKE], 0.0), 1.0)
     request = decode_request(controls[b, LANE_REQUEST])
     rewards[b] = step_env(
-        veh, env, seeds, b, throttle, brake, request, p, scratch, obs[b], terms[b], events[b]
+        veh,
+        env,
+        seeds,
+        order[b],
+        b,
+        controls[b, THROTTLE],
+        controls[b, BRAKE],
+        request,
+        p,
+        scratch,
+        obs[b],
+        terms[b],
+        events[b],
     )
     if events[b, EV_TERMINATED] > 0.5 or events[b, EV_TRUNCATED] > 0.5:
         final_obs[b, :] = obs[b, :]
@@ -252,23 +255,25 @@ def step_one(veh, env, seeds, controls, p, obs, final_obs, rewards, terms, event
 
 
 @kernel
-def step_range(veh, env, seeds, controls, p, obs, final_obs, rewards, terms, events, lo, hi):
+def step_range(veh, env, seeds, order, controls, p, obs, final_obs, rewards, terms, events, lo, hi):
     scratch = make_scratch(veh.shape[2], p.n_lanes)
     for b in range(lo, hi):
-        step_one(veh, env, seeds, controls, p, obs, final_obs, rewards, terms, events, b, scratch)
+        step_one(
+            veh, env, seeds, order, controls, p, obs, final_obs, rewards, terms, events, b, scratch
+        )
 
 
 @kernel
-def step_batch(veh, env, seeds, controls, pv, obs, final_obs, rewards, terms, events):
-    """Step every env, one after the other (``pv``: params in vector form)."""
-    p = unpack_params(pv)
-    step_range(
-        veh, env, seeds, controls, p, obs, final_obs, rewards, terms, events, 0, veh.shape[1]
-    )
+def step_batch(veh, env, seeds, order, controls, pv, obs, final_obs, rewards, terms, events):
+    """Step every env, one after the other (``pv``: the params record array)."""
+    n_envs = veh.shape[1]
+    step_range(veh, env, seeds, order, controls, pv[0], obs, final_obs, rewards, terms, events, 0, n_envs)
 
 
 @parallel_kernel
-def step_batch_parallel(veh, env, seeds, controls, pv, obs, final_obs, rewards, terms, events):
+def step_batch_parallel(
+    veh, env, seeds, order, controls, pv, obs, final_obs, rewards, terms, events
+):
     """Step every env in chunks spread over the CPU cores (envs are independent: identical
     results to ``step_batch``)."""
     n_envs = veh.shape[1]
@@ -278,14 +283,16 @@ def step_batch_parallel(veh, env, seeds, controls, pv, obs, final_obs, rewards, 
         lo = c * size
         hi = min(n_envs, lo + size)
         if lo < hi:
-            p = unpack_params(pv)  # per chunk: a parfor body cannot capture a NamedTuple
-            step_range(veh, env, seeds, controls, p, obs, final_obs, rewards, terms, events, lo, hi)
+            p = pv[0]
+            step_range(
+                veh, env, seeds, order, controls, p, obs, final_obs, rewards, terms, events, lo, hi
+            )
 
 
 @kernel
 def reset_batch(veh, env, seeds, mask, pv, obs):
     """Reset the envs where ``mask`` is true from their seeds, writing their observations."""
-    p = unpack_params(pv)
+    p = pv[0]
     near = np.empty(6, dtype=np.int64)
     for b in range(veh.shape[1]):
         if mask[b]:

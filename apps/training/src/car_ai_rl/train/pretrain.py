@@ -16,7 +16,8 @@ import numpy as np
 import torch
 from stable_baselines3.common.on_policy_algorithm import OnPolicyAlgorithm
 
-from car_ai_rl.envs.actions import DISCRETE_CONTROLS, decode_actions, encode_discrete
+from car_ai_rl.envs.actions import DISCRETE_CONTROLS, decode_actions
+from car_ai_rl.sim.controls import controls_to_continuous, nearest_discrete_action
 from car_ai_rl.policies.heuristic import heuristic_controls
 from car_ai_rl.sim import core
 from car_ai_rl.sim.params import SimParams
@@ -34,10 +35,8 @@ class Demonstrations:
 def heuristic_labels(state: core.SimState, params: SimParams, action_mode: str) -> np.ndarray:
     controls = heuristic_controls(state, params)
     if action_mode == "discrete":
-        return encode_discrete(controls)
-    return np.stack([2 * controls[:, 0] - 1, 2 * controls[:, 1] - 1, controls[:, 2]], 1).astype(
-        np.float32
-    )
+        return nearest_discrete_action(controls, state.speed_mps[:, 0], params)
+    return controls_to_continuous(controls).astype(np.float32)
 
 
 def policy_actions(model: OnPolicyAlgorithm, obs: np.ndarray, action_mode: str) -> np.ndarray:
