@@ -6,10 +6,10 @@ observation features, new default params), then commit the new file with that ch
     python apps/training/scripts/make_golden.py
 
 It writes ``apps/training/tests/data/golden_rollout.npz``: small seeded rollouts (the heuristic
-driver and uniformly random controls through the supervisor with the default params, and the
-heuristic in dense traffic with short episodes, 4 lanes and 2 substeps so that auto-resets
-happen), with their observations, rewards, reward terms, events, controls and ego position and
-speed.
+driver and random controls through the supervisor with the default params, the heuristic in
+dense traffic with short episodes, 4 lanes and 2 substeps so that auto-resets happen, and a
+passive ego near an exit that most of the traffic takes), with their observations, rewards,
+reward terms, events, controls, ego position and speed, and the whole vehicle state at the end.
 ``tests/test_sim_golden.py`` replays them and compares. The test suite also runs this script
 with ``CAR_AI_RL_NO_NUMBA=1`` to check the plain-Python kernels against the compiled ones.
 """
@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from car_ai_rl.policies.heuristic import heuristic_controls
+from car_ai_rl.policies.passive import passive_controls
 from car_ai_rl.safety import supervisor
 from car_ai_rl.sim import core, jit, layout
 from car_ai_rl.sim.params import SimParams
@@ -37,6 +38,16 @@ ROLLOUTS = {
     "dense_short": (
         {"n_lanes": 4, "traffic_density": 30.0, "episode_duration_s": 4.0, "substeps": 2},
         "heuristic",
+    ),
+    "exiting_traffic": (
+        {
+            "traffic_density": 25.0,
+            "traffic_exit_share": 0.6,
+            "heavy_vehicle_share": 0.2,
+            "exit_distance_min_m": 60.0,
+            "exit_distance_max_m": 120.0,
+        },
+        "passive",
     ),
 }
 
@@ -61,11 +72,14 @@ def golden_rollout(
         for _ in range(n_steps):
             if policy == "heuristic":
                 c = heuristic_controls(state, params)
+            elif policy == "passive":
+                c = passive_controls(state, params)
             else:
+                braking = rng.uniform(size=n_envs) < 1.0 / 3.0
                 c = np.column_stack(
                     [
                         rng.uniform(0.0, 1.0, n_envs),
-                        rng.uniform(0.0, 1.0, n_envs),
+                        np.where(braking, rng.uniform(0.0, 1.0, n_envs), 0.0),
                         rng.integers(-1, 2, n_envs).astype(np.float64),
                     ]
                 )
@@ -87,6 +101,7 @@ def golden_rollout(
         out[f"{name}_controls"] = np.stack(controls)
         out[f"{name}_ego_x"] = np.stack(ego_x)
         out[f"{name}_ego_speed"] = np.stack(ego_speed)
+        out[f"{name}_final_veh"] = state.veh.copy()
     return out
 
 

@@ -11,16 +11,28 @@ import numpy as np
 
 from car_ai_rl.policies.heuristic import heuristic_controls
 from car_ai_rl.safety import supervisor
-from car_ai_rl.sim import core, layout, traffic
+from car_ai_rl.sim import core, layout, mobil, neighbours
+from car_ai_rl.sim.car_following import traffic_accels
 from car_ai_rl.sim.params import SimParams
 from car_ai_rl.sim.state import SimState
 
 FAR_EXIT_M = 50_000.0
 
 
+SCENE_VEHICLES = 8
+
+
 def quiet_params(**changes: object) -> SimParams:
-    """Params for hand-built scenes: no spawned traffic, no random mission changes."""
-    base: dict[str, object] = {"traffic_density": 0.0, "mission_changes": False}
+    """Params for hand-built scenes: no traffic of its own, no random mission changes, and a
+    traffic segment long enough (5 km) that hand-placed vehicles never meet across its seam."""
+    base: dict[str, object] = {
+        "traffic_density": 0.0,
+        "mission_changes": False,
+        "traffic_window_behind_m": 2000.0,
+        "traffic_window_ahead_m": 3000.0,
+        "exit_spacing_min_m": 4000.0,
+        "exit_spacing_max_m": 6000.0,
+    }
     base.update(changes)
     return SimParams(**base)  # type: ignore[arg-type]
 
@@ -31,21 +43,23 @@ def lone_ego(
     speed_mps: float = 20.0,
     exit_x_m: float = FAR_EXIT_M,
     seed: int = 0,
+    n_vehicles: int = SCENE_VEHICLES,
 ) -> SimState:
-    """One env whose ego drives alone at x = 0 in ``lane`` with a cruise mission at its speed.
+    """One env whose ego drives alone at x = 0 in ``lane`` with a cruise mission at its speed,
+    with room for ``n_vehicles - 1`` vehicles placed by hand (:func:`put_vehicle`).
 
-    ``params`` must have ``traffic_density == 0`` so that recycling never spawns traffic into
-    the vehicles the test adds by hand.
+    ``params`` must have ``traffic_density == 0``: the simulator then leaves the hand-placed
+    vehicles alone (it only manages the vehicles its density asks for).
     """
     assert params.traffic_density == 0.0, "hand-built scenes need traffic_density=0"
-    state, _ = core.reset(params, core.seeds_from_ints([seed]))
+    state, _ = core.reset(params, core.seeds_from_ints([seed]), n_vehicles=n_vehicles)
     v = state.veh
     assert not state.active[0, 1:].any()
     v[layout.X_M, 0, 0] = 0.0
     v[layout.LANE, 0, 0] = lane
     v[layout.TARGET_LANE, 0, 0] = lane
     v[layout.Y_M, 0, 0] = lane * params.lane_width_m
-    v[layout.LC_PROGRESS, 0, 0] = 0.0
+    v[layout.LAT_SPEED_MPS, 0, 0] = 0.0
     v[layout.SPEED_MPS, 0, 0] = speed_mps
     state.exit_x_m[0] = exit_x_m
     give_mission(state, params, "cruise", target_speed_mps=max(speed_mps, 1.0))
@@ -114,23 +128,26 @@ def put_vehicle(
     target_lane: int | None = None,
     lc_progress: float = 0.0,
     cooldown_s: float = 0.0,
+    heavy: bool = False,
+    exit_intent: bool = False,
 ) -> None:
-    """Make vehicle j an active traffic vehicle with the given kinematics and driver."""
+    """Make vehicle j an active traffic vehicle with the given kinematics and driver
+    (``lc_progress``: how far through a lane change toward ``target_lane`` it is)."""
     v = state.veh
     target = lane if target_lane is None else target_lane
     v[:, b, j] = 0.0
     v[layout.X_M, b, j] = x_m
     v[layout.LANE, b, j] = lane
     v[layout.TARGET_LANE, b, j] = target
-    v[layout.LC_PROGRESS, b, j] = lc_progress
-    if target != lane:
-        s = lc_progress * lc_progress * (3.0 - 2.0 * lc_progress)
-        v[layout.Y_M, b, j] = (lane + (target - lane) * s) * params.lane_width_m
-    else:
-        v[layout.Y_M, b, j] = lane * params.lane_width_m
+    v[layout.Y_M, b, j] = (lane + (target - lane) * lc_progress) * params.lane_width_m
     v[layout.SPEED_MPS, b, j] = speed_mps
-    v[layout.LENGTH_M, b, j] = params.vehicle_length_m
-    v[layout.WIDTH_M, b, j] = params.vehicle_width_m
+    v[layout.HEAVY, b, j] = 1.0 if heavy else 0.0
+    v[layout.LENGTH_M, b, j] = params.heavy_length_m if heavy else params.vehicle_length_m
+    v[layout.WIDTH_M, b, j] = params.heavy_width_m if heavy else params.vehicle_width_m
+    v[layout.ACCEL_MAX_MPS2, b, j] = (
+        params.heavy_accel_max_mps2 if heavy else params.traffic_accel_max_mps2
+    )
+    v[layout.EXIT_INTENT, b, j] = 1.0 if exit_intent else 0.0
     v[layout.DESIRED_SPEED_MPS, b, j] = speed_mps if desired_mps is None else desired_mps
     v[layout.HEADWAY_S, b, j] = headway_s
     v[layout.POLITENESS, b, j] = politeness
@@ -138,30 +155,52 @@ def put_vehicle(
     v[layout.ACTIVE, b, j] = 1.0
 
 
-def leader_table(state: SimState, params: SimParams, b: int = 0) -> np.ndarray:
-    """The leader table of env b, as the step kernel builds it each substep."""
+def tables(state: SimState, params: SimParams, b: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """The leader and follower tables of env b, as the step kernel builds them."""
     n = state.n_vehicles
     order = np.arange(n, dtype=np.int64)
     lead = np.empty((n, params.n_lanes + 1), dtype=np.int64)
-    traffic.sort_by_position(state.veh, b, order)
-    traffic.build_leader_table(state.veh, b, params.n_lanes, order, lead)
-    return lead
+    follow = np.empty((n, params.n_lanes + 1), dtype=np.int64)
+    last = np.empty(params.n_lanes + 1, dtype=np.int64)
+    neighbours.sort_by_position(state.veh, b, order)
+    neighbours.build_tables(state.veh, b, params.n_lanes, order, lead, follow, last)
+    return lead, follow
+
+
+def ring_m(state: SimState, b: int = 0) -> float:
+    return float(state.env[layout.RING_LENGTH_M, b])
 
 
 def traffic_accel(state: SimState, i: int, params: SimParams, b: int = 0) -> float:
-    """The IDM acceleration the step kernel gives traffic vehicle i."""
+    """The acceleration the step kernel gives traffic vehicle i."""
     acc = np.zeros(state.veh.shape[2])
-    model = traffic.traffic_model(params.kernel_params)
-    traffic.traffic_accels(state.veh, b, model, leader_table(state, params, b), acc)
+    p = params.kernel_record[0]
+    lead, _ = tables(state, params, b)
+    traffic_accels(state.veh, state.env, b, p, ring_m(state, b), lead, acc)
     return float(acc[i])
 
 
 def mobil_choice(state: SimState, i: int, params: SimParams, b: int = 0) -> int:
-    """MOBIL's lane choice for traffic vehicle i: -1, 0 or +1."""
-    near = np.empty(6, dtype=np.int64)
-    traffic.neighbors(state.veh, b, i, int(state.veh[layout.LANE, b, i]), near)
-    model = traffic.traffic_model(params.kernel_params)
-    return int(traffic.mobil_choice(state.veh, b, i, params.n_lanes, model, near))
+    """The lane change traffic vehicle i would start now: -1, 0 or +1."""
+    lead, follow = tables(state, params, b)
+    p = params.kernel_record[0]
+    lane = int(mobil.lane_choice(state.veh, state.env, b, i, p, ring_m(state, b), lead, follow))
+    return lane - int(state.veh[layout.LANE, b, i])
+
+
+def lane_change_time_s(params: SimParams, speed_mps: float) -> float:
+    """How long a one-lane change takes at a constant speed, from the lateral limits alone:
+    accelerate sideways, cruise at the lateral speed limit, brake (or just accelerate and brake
+    when the lane is too narrow to reach the limit)."""
+    import math
+
+    limit = min(
+        params.lateral_speed_max_mps, speed_mps * math.tan(params.lane_change_heading_max_rad)
+    )
+    accel, width = params.lateral_accel_max_mps2, params.lane_width_m
+    if width <= limit**2 / accel:
+        return 2.0 * math.sqrt(width / accel)
+    return width / limit + limit / accel
 
 
 def controls(throttle: float = 0.0, brake: float = 0.0, lane: float = 0.0, n: int = 1):
@@ -169,10 +208,13 @@ def controls(throttle: float = 0.0, brake: float = 0.0, lane: float = 0.0, n: in
 
 
 def random_controls(rng: np.random.Generator, n_steps: int, n_envs: int) -> np.ndarray:
-    """(T, B, 3) uniformly random controls: throttle, brake in [0, 1], lane in {-1, 0, 1}."""
+    """(T, B, 3) random controls: throttle uniform in [0, 1], brake uniform in [0, 1] one time
+    in three (braking overrides the throttle, so braking every step would just stop the car),
+    lane request uniform in {-1, 0, 1}."""
     c = np.empty((n_steps, n_envs, 3))
     c[..., 0] = rng.uniform(0.0, 1.0, (n_steps, n_envs))
-    c[..., 1] = rng.uniform(0.0, 1.0, (n_steps, n_envs))
+    braking = rng.uniform(size=(n_steps, n_envs)) < 1.0 / 3.0
+    c[..., 1] = np.where(braking, rng.uniform(0.0, 1.0, (n_steps, n_envs)), 0.0)
     c[..., 2] = rng.integers(-1, 2, (n_steps, n_envs))
     return c
 

@@ -11,19 +11,16 @@ from simkit import put_vehicle
 
 import car_ai_rl.envs  # noqa: F401 - registers the env id
 from car_ai_rl.envs import ENV_ID
-from car_ai_rl.envs.actions import (
-    DISCRETE_CONTROLS,
-    N_DISCRETE_ACTIONS,
-    decode_actions,
-    encode_discrete,
-)
+from car_ai_rl.envs.actions import DISCRETE_CONTROLS, N_DISCRETE_ACTIONS, decode_actions
 from car_ai_rl.envs.highway_env import HighwayMissionEnv
 from car_ai_rl.envs.render import CRASH, EGO
 from car_ai_rl.envs.sb3_vec_env import HighwayMissionVecEnv
 from car_ai_rl.envs.vector import HighwayMissionVectorEnv
 from car_ai_rl.errors import ConfigError, UserError
 from car_ai_rl.sim import core, layout
+from car_ai_rl.sim.controls import controls_to_continuous, nearest_discrete_action
 from car_ai_rl.sim.observation import OBS_DIM, OBS_FEATURES
+from car_ai_rl.sim.params import SimParams
 from car_ai_rl.sim.reward import REWARD_TERMS
 from car_ai_rl.sim.rng import episode_seed, next_episode_seed
 
@@ -105,15 +102,15 @@ def test_both_action_modes_decode_to_the_same_controls() -> None:
     n = N_DISCRETE_ACTIONS
     from_discrete = decode_actions(np.arange(n), "discrete", n)
     np.testing.assert_array_equal(from_discrete, DISCRETE_CONTROLS)
-    box = np.column_stack(
-        [
-            2.0 * DISCRETE_CONTROLS[:, 0] - 1.0,
-            2.0 * DISCRETE_CONTROLS[:, 1] - 1.0,
-            DISCRETE_CONTROLS[:, 2],
-        ]
-    )
+    box = controls_to_continuous(DISCRETE_CONTROLS)
+    assert np.all(np.abs(box) <= 1.0)
     np.testing.assert_allclose(decode_actions(box, "continuous", n), DISCRETE_CONTROLS)
-    np.testing.assert_array_equal(encode_discrete(DISCRETE_CONTROLS), np.arange(n))
+    # the nearest discrete action of each discrete action's controls is itself, at any speed
+    for speed in (0.0, 12.0, 30.0, 40.0):
+        speeds = np.full(n, speed)
+        np.testing.assert_array_equal(
+            nearest_discrete_action(DISCRETE_CONTROLS, speeds, SimParams()), np.arange(n)
+        )
     # every discrete action is a valid control; all lane requests and a brake/throttle range
     assert set(DISCRETE_CONTROLS[:, 2]) == {-1.0, 0.0, 1.0}
     assert DISCRETE_CONTROLS[:, 0].max() == 1.0 and DISCRETE_CONTROLS[:, 1].max() == 1.0
@@ -124,6 +121,11 @@ def test_continuous_lane_threshold() -> None:
     c = decode_actions(a, "continuous", 4)
     np.testing.assert_array_equal(c[:, 2], [0.0, 1.0, -1.0, 0.0])
     np.testing.assert_allclose(c[:, :2], [[0.5, 0.0], [0.5, 0.0], [0.5, 0.0], [1.0, 0.0]])
+    # the lower half of the brake axis is "no brake"; the upper half brakes proportionally
+    b = decode_actions(
+        np.array([[0.0, -0.3, 0.0], [0.0, 0.0, 0.0], [0.0, 0.6, 0.0]]), "continuous", 3
+    )
+    np.testing.assert_allclose(b[:, 1], [0.0, 0.0, 0.6])
 
 
 @pytest.mark.parametrize(
@@ -290,7 +292,7 @@ def test_render_draws_the_ego_in_green() -> None:
 
 
 def test_render_shows_a_crash() -> None:
-    env = HighwayMissionEnv(render_mode="rgb_array", n_vehicles=2, traffic_density=0.0)
+    env = HighwayMissionEnv(render_mode="rgb_array", traffic_density=5.0)
     env.reset(seed=0)
     state, params = env.state, env.params
     lane = int(state.lane[0, 0])
@@ -374,7 +376,7 @@ def test_sb3_vec_env_fills_terminal_observation_and_time_limit() -> None:
 
 
 def test_sb3_vec_env_marks_a_collision_as_not_truncated() -> None:
-    vec = HighwayMissionVecEnv(2, n_vehicles=2, traffic_density=0.0, episode_duration_s=2.0)
+    vec = HighwayMissionVecEnv(2, traffic_density=5.0, episode_duration_s=2.0)
     vec.reset()
     state, params = vec.sim.state, vec.params
     lane = int(state.lane[1, 0])

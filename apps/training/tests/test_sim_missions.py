@@ -142,14 +142,15 @@ def _exit_scene(distance_m: float = 100.0, speed: float = 25.0):
 def test_taking_the_exit_ends_the_episode_with_success() -> None:
     state, p = _exit_scene()
     exit_x = state.exit_x_m[0]
-    lc_steps = round(p.lane_change_duration_s * p.decision_hz)
     started_at = None
+    ys = []
     for t in range(200):
         in_zone = exit_x <= state.x_m[0, 0] <= exit_x + p.exit_ramp_length_m
         x_before = state.x_m[0, 0]
         _, r = core.step(state, controls(lane=1.0), p)
         if r.done[0]:
             break
+        ys.append(state.y_m[0, 0])
         if started_at is None:
             # a right request before the exit zone is a request toward a missing lane
             assert bool(r.event("lane_change_started")[0]) == in_zone, (t, x_before, exit_x)
@@ -160,7 +161,9 @@ def test_taking_the_exit_ends_the_episode_with_success() -> None:
     else:
         pytest.fail("the ego never left on the ramp")
     assert started_at is not None
-    assert t - started_at + 1 == lc_steps
+    # the ego moved steadily onto the ramp and left when it got there
+    moving = np.array(ys[started_at:])
+    assert np.all(np.diff(moving) > 0.0) and moving[-1] < p.n_lanes * p.lane_width_m
     assert r.terminated[0] and not r.truncated[0]
     assert r.event("exited")[0] == 1.0
     assert r.event("mission_success")[0] == 1.0
@@ -211,6 +214,7 @@ def test_passing_the_exit_fails_an_exit_mission() -> None:
 def test_leaving_on_the_ramp_during_a_cruise_mission_fails_it() -> None:
     p = quiet_params()
     state = lone_ego(p, lane=p.n_lanes - 1, speed_mps=25.0)
+    give_mission(state, p, "cruise", target_speed_mps=35.0)  # still pending when it exits
     state.exit_x_m[0] = -10.0  # the ego is in the exit zone now
     for _ in range(30):
         _, r = core.step(state, controls(lane=1.0), p)
@@ -239,21 +243,23 @@ def test_a_lane_mission_succeeds_after_reaching_and_holding_the_lane(
     state = lone_ego(p, lane=start, speed_mps=25.0)
     give_mission(state, p, "lane", target_lane=target)
     direction = 1.0 if target > start else -1.0
-    lc_steps = round(p.lane_change_duration_s * p.decision_hz)
     hold_steps = round(p.lane_hold_s * p.decision_hz)
-    expected = abs(target - start) * lc_steps + hold_steps - 1
     progress_terms = []
-    succeeded_at = None
-    for t in range(1, 200):
+    succeeded_at = reached_at = None
+    for t in range(1, 400):
         changing = state.target_lane[0, 0] != state.lane[0, 0]
         request = direction if (not changing and state.lane[0, 0] != target) else 0.0
-        _, r = core.step(state, controls(lane=request), p)
+        _, r = core.step(state, controls(throttle=0.1, lane=request), p)
         assert not r.done[0]
         progress_terms.append(r.term("progress")[0])
+        if reached_at is None and state.lane[0, 0] == target:
+            reached_at = t
         if r.event("mission_success")[0]:
             succeeded_at = t
             break
-    assert succeeded_at == expected, f"succeeded at step {succeeded_at}, expected {expected}"
+    assert reached_at is not None
+    # the hold counts from the step the ego arrives in the target lane
+    assert succeeded_at == reached_at + hold_steps - 1, (succeeded_at, reached_at)
     assert state.lane[0, 0] == target
     assert state.mission_status[0] == layout.SUCCEEDED
     assert r.term("mission_success")[0] == p.reward.mission_success
@@ -343,7 +349,7 @@ def _assert_collision_ends_episode(r, p) -> None:
 
 
 def test_being_rear_ended_while_holding_the_lane_is_not_at_fault() -> None:
-    p = quiet_params(n_vehicles=2)
+    p = quiet_params()
     state = lone_ego(p, lane=1, speed_mps=10.0)
     put_vehicle(state, 1, -7.0, 1, 30.0, p, desired_mps=30.0, cooldown_s=100.0)
     r = _crash(state, p)
@@ -352,7 +358,7 @@ def test_being_rear_ended_while_holding_the_lane_is_not_at_fault() -> None:
 
 
 def test_being_cut_into_while_holding_the_lane_is_not_at_fault() -> None:
-    p = quiet_params(n_vehicles=2)
+    p = quiet_params()
     state = lone_ego(p, lane=1, speed_mps=20.0)
     put_vehicle(state, 1, 1.0, 0, 20.0, p, target_lane=1, lc_progress=0.4)
     r = _crash(state, p)
@@ -361,7 +367,7 @@ def test_being_cut_into_while_holding_the_lane_is_not_at_fault() -> None:
 
 
 def test_changing_lanes_into_a_car_is_at_fault() -> None:
-    p = quiet_params(n_vehicles=2)
+    p = quiet_params()
     state = lone_ego(p, lane=1, speed_mps=20.0)
     put_vehicle(state, 1, 0.5, 2, 20.0, p, desired_mps=20.0, cooldown_s=100.0)
     r = _crash(state, p, request_first=1.0)
@@ -370,7 +376,7 @@ def test_changing_lanes_into_a_car_is_at_fault() -> None:
 
 
 def test_rear_ending_a_slower_car_is_at_fault() -> None:
-    p = quiet_params(n_vehicles=2)
+    p = quiet_params()
     state = lone_ego(p, lane=1, speed_mps=30.0)
     put_vehicle(state, 1, 20.0, 1, 5.0, p, desired_mps=5.0, cooldown_s=100.0)
     r = _crash(state, p, throttle=1.0)
@@ -380,15 +386,15 @@ def test_rear_ending_a_slower_car_is_at_fault() -> None:
 
 @pytest.mark.parametrize("slot", [1, 17, 39])
 def test_collisions_are_detected_against_every_vehicle(slot: int) -> None:
-    p = quiet_params(n_vehicles=40)
-    state = lone_ego(p, lane=1, speed_mps=30.0)
+    p = quiet_params()
+    state = lone_ego(p, lane=1, speed_mps=30.0, n_vehicles=40)
     put_vehicle(state, slot, 15.0, 1, 2.0, p, desired_mps=2.0, cooldown_s=100.0)
     r = _crash(state, p, throttle=1.0)
     assert r.event("collision")[0] == 1.0
 
 
 def test_vehicles_in_neighbouring_lanes_do_not_collide() -> None:
-    p = quiet_params(n_vehicles=3)
+    p = quiet_params()
     state = lone_ego(p, lane=1, speed_mps=20.0)
     put_vehicle(state, 1, 0.0, 0, 20.0, p, cooldown_s=100.0)
     put_vehicle(state, 2, 0.0, 2, 20.0, p, cooldown_s=100.0)

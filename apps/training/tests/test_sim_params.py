@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import pytest
 
 from car_ai_rl.errors import ConfigError, UserError
@@ -22,6 +23,15 @@ from car_ai_rl.sim.params import DEFAULT_PARAMS, SimParams, sim_params_from_dict
         ({"n_lanes": 3.0}, "n_lanes"),
         ({"n_lanes": True}, "n_lanes"),
         ({"n_vehicles": 0}, "n_vehicles"),
+        ({"n_vehicles": 40}, "n_vehicles"),
+        ({"traffic_density": 150.0}, "traffic_density"),
+        ({"traffic_density": 95.0, "heavy_vehicle_share": 0.5}, "traffic_density"),
+        ({"heavy_vehicle_share": 0.8}, "heavy_vehicle_share"),
+        ({"traffic_exit_share": -0.1}, "traffic_exit_share"),
+        ({"heavy_speed_max_mps": 45.0}, "heavy_speed_max_mps"),
+        ({"heavy_speed_min_mps": 26.0}, "heavy_speed_min_mps"),
+        ({"lateral_accel_max_mps2": 0.0}, "lateral_accel_max_mps2"),
+        ({"ego_power_to_mass_w_per_kg": -1.0}, "ego_power_to_mass_w_per_kg"),
         ({"substeps": 0}, "substeps"),
         ({"lane_width_m": math.nan}, "lane_width_m"),
         ({"lane_width_m": -4.0}, "lane_width_m"),
@@ -59,7 +69,7 @@ def test_bad_config_names_the_field(data: dict, field: str) -> None:
     ("kwargs", "field"),
     [
         ({"n_lanes": -2}, "n_lanes"),
-        ({"lane_change_duration_s": math.nan}, "lane_change_duration_s"),
+        ({"lateral_speed_max_mps": math.nan}, "lateral_speed_max_mps"),
         ({"speed_max_mps": "fast"}, "speed_max_mps"),
     ],
 )
@@ -86,37 +96,47 @@ def test_good_config_round_trips_and_coerces_ints_to_floats() -> None:
     assert params.digest() != SimParams().digest()
 
 
-def test_kernel_params_carry_every_number() -> None:
-    params = SimParams(n_lanes=4, decision_hz=10.0, episode_duration_s=12.0)
-    kp = params.kernel_params
-    assert kp.n_lanes == 4
-    assert kp.dt_s == pytest.approx(0.1)
-    assert kp.max_steps == 120
-    assert kp.mix_exit == params.mission_mix.exit
-    assert kp.w_collision == params.reward.collision
+def test_kernel_record_carries_every_number_by_name() -> None:
+    """The kernels read params from a record generated from the dataclass: every scalar field
+    is there under its own name (nested sections flattened), with the derived values."""
+    import dataclasses
+
+    from car_ai_rl.sim.kernel_params import KERNEL_DTYPE
+
+    params = SimParams(n_lanes=4, decision_hz=10.0, episode_duration_s=12.0, traffic_density=20.0)
+    rec = params.kernel_record[0]
+    for f in dataclasses.fields(params):
+        value = getattr(params, f.name)
+        if dataclasses.is_dataclass(value):
+            for sub in dataclasses.fields(value):
+                assert rec[f"{f.name}_{sub.name}"] == getattr(value, sub.name)
+        elif f.name == "n_vehicles":
+            assert rec.n_vehicles == params.vehicle_count
+        else:
+            assert rec[f.name] == value, f.name
+    assert rec.dt_s == pytest.approx(0.1)
+    assert rec.max_steps == 120
+    assert rec.ring_length_m == params.ring_length_m
+    assert KERNEL_DTYPE["n_lanes"] == np.int64 and KERNEL_DTYPE["dt_s"] == np.float64
 
 
-def test_kernel_vector_round_trips_every_field_in_order() -> None:
-    """The compiled kernels unpack params from a flat vector by position: a field out of
-    order would silently swap two physical constants."""
-    import typing
-
-    from car_ai_rl.sim.kernel_params import params_vector, unpack_params
-    from car_ai_rl.sim.params import KernelParams
-
-    hints = typing.get_type_hints(KernelParams)
-    values = [
-        k + 1 if hints[name] is int else k + 1.25 for k, name in enumerate(KernelParams._fields)
-    ]
-    kp = KernelParams(*values)
-    vector = params_vector(kp)
-    assert vector.shape == (len(KernelParams._fields),)
-    unpacked = unpack_params(vector)
-    assert tuple(unpacked) == tuple(kp)
-    for name in KernelParams._fields:
-        assert type(getattr(unpacked, name)) is hints[name], name
-    params = SimParams(n_lanes=5, substeps=3, episode_duration_s=17.0)
-    assert tuple(unpack_params(params.kernel_vector)) == tuple(params.kernel_params)
+@pytest.mark.parametrize("n_lanes", [2, 3, 4, 5])
+@pytest.mark.parametrize("density", [0.0, 0.5, 5.0, 7.3, 16.0, 60.0, 100.0])
+def test_the_vehicle_count_and_segment_give_exactly_the_density(
+    n_lanes: int, density: float
+) -> None:
+    params = SimParams(n_lanes=n_lanes, traffic_density=density)
+    n = params.vehicle_count
+    assert n >= 1
+    assert params.ring_length_m >= params.window_m
+    if n >= 2 and density > 0:
+        assert 1000.0 * n / (params.ring_length_m * n_lanes) == pytest.approx(density)
+        # the fewest vehicles that cover the window at that density
+        assert (n - 1) < density * params.window_m / 1000.0 * n_lanes + 1e-9
+    # an explicit n_vehicles must agree with the density, and then it is accepted
+    assert SimParams(n_lanes=n_lanes, traffic_density=density, n_vehicles=n).vehicle_count == n
+    with pytest.raises(ConfigError, match="^n_vehicles: .*traffic_density"):
+        SimParams(n_lanes=n_lanes, traffic_density=density, n_vehicles=n + 1)
 
 
 def test_lanes_narrower_than_the_vehicles_are_refused() -> None:

@@ -35,7 +35,7 @@ def _filter(state, c, params):
 
 # ------------------------------------------------------------------ rules, one by one
 def test_emergency_brake_before_a_stopped_car() -> None:
-    p = quiet_params(n_vehicles=2)
+    p = quiet_params()
     state = lone_ego(p, lane=1, speed_mps=30.0)
     put_vehicle(state, 1, 45.0, 1, 0.0, p, desired_mps=0.0)
     safe, intervened, reasons = _filter(state, controls(throttle=1.0), p)
@@ -45,7 +45,7 @@ def test_emergency_brake_before_a_stopped_car() -> None:
 
 
 def test_a_lane_change_into_a_car_alongside_is_dropped() -> None:
-    p = quiet_params(n_vehicles=2)
+    p = quiet_params()
     state = lone_ego(p, lane=1, speed_mps=25.0)
     put_vehicle(state, 1, 2.0, 2, 25.0, p)
     safe, intervened, reasons = _filter(state, controls(throttle=0.2, lane=1.0), p)
@@ -58,7 +58,7 @@ def test_a_lane_change_into_a_car_alongside_is_dropped() -> None:
 
 
 def test_a_lane_change_in_front_of_a_fast_car_is_dropped() -> None:
-    p = quiet_params(n_vehicles=2)
+    p = quiet_params()
     state = lone_ego(p, lane=1, speed_mps=20.0)
     put_vehicle(state, 1, -25.0, 0, 35.0, p)
     safe, intervened, reasons = _filter(state, controls(lane=-1.0), p)
@@ -88,10 +88,10 @@ def test_the_ramp_is_allowed_only_in_the_exit_zone() -> None:
 
 
 def test_rear_guard_eases_hard_braking_during_a_lane_change() -> None:
-    p = quiet_params(n_vehicles=2)
+    p = quiet_params()
     state = lone_ego(p, lane=1, speed_mps=25.0)
     state.veh[layout.TARGET_LANE, 0, 0] = 2
-    state.veh[layout.LC_PROGRESS, 0, 0] = 0.3
+    state.veh[layout.Y_M, 0, 0] = 1.3 * p.lane_width_m
     put_vehicle(state, 1, -30.0, 2, 25.0, p)
     safe, intervened, reasons = _filter(state, controls(brake=1.0), p)
     assert intervened[0] and supervisor.reason_names(reasons[0]) == ["rear_guard"]
@@ -113,15 +113,18 @@ def free_road_scene(draw: st.DrawFn):
     lane change into an existing lane is safe there."""
     n_lanes = draw(st.integers(2, 5))
     n_traffic = draw(st.integers(0, 6))
-    p = quiet_params(n_lanes=n_lanes, n_vehicles=n_traffic + 1)
+    p = quiet_params(n_lanes=n_lanes)
     lane = draw(st.integers(0, n_lanes - 1))
     speed = draw(st.floats(15.0, 35.0))
     state = lone_ego(p, lane=lane, speed_mps=speed)
     state.exit_x_m[0] = draw(st.sampled_from([5_000.0, -5_000.0]))  # never in the exit zone
     if draw(st.booleans()):  # a lane change under way
         targets = [t for t in (lane - 1, lane + 1) if 0 <= t < n_lanes]
-        state.veh[layout.TARGET_LANE, 0, 0] = draw(st.sampled_from(targets))
-        state.veh[layout.LC_PROGRESS, 0, 0] = draw(st.floats(0.0, 0.9))
+        target = draw(st.sampled_from(targets))
+        state.veh[layout.TARGET_LANE, 0, 0] = target
+        state.veh[layout.Y_M, 0, 0] = (lane + (target - lane) * draw(st.floats(0.0, 0.9))) * (
+            p.lane_width_m
+        )
     length = p.vehicle_length_m
     for j in range(1, n_traffic + 1):
         gap = draw(st.floats(120.0, 400.0))
@@ -292,12 +295,13 @@ def test_without_the_supervisor_the_random_policies_do_collide() -> None:
 @pytest.mark.parametrize(
     "changes",
     [
-        {"n_lanes": 2, "traffic_density": 40.0, "n_vehicles": 40},
-        {"n_lanes": 5, "traffic_density": 40.0, "n_vehicles": 60},
+        {"n_lanes": 2, "traffic_density": 40.0},
+        {"n_lanes": 5, "traffic_density": 40.0},
+        {"traffic_density": 60.0, "heavy_vehicle_share": 0.3, "traffic_exit_share": 0.5},
         {"substeps": 4, "traffic_density": 30.0},
         {"decision_hz": 2.0, "traffic_density": 30.0},
         {"decision_hz": 10.0},
-        {"lane_change_duration_s": 4.0, "traffic_density": 30.0},
+        {"lateral_accel_max_mps2": 0.8, "traffic_density": 30.0},
         {"ego_brake_max_mps2": 4.0},
     ],
 )

@@ -107,7 +107,11 @@ def choose_lane(veh, env, b, accel, p, near):
         right = lane_speed(veh, b, near[2], desired, ring)
         lead = near[2]
         clear = lead == NO_VEHICLE or bumper_gap_m(veh, b, 0, lead, ring) > LOOKAHEAD_M
-        if right >= here and clear and lane_change_safe(veh, b, lane + 1, accel, p, ring, near, lane):
+        if (
+            right >= here
+            and clear
+            and lane_change_safe(veh, b, lane + 1, accel, p, ring, near, lane)
+        ):
             return 1
     return 0
 

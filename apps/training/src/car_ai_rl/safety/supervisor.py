@@ -26,7 +26,15 @@ from car_ai_rl.safety.checks import (
 )
 from car_ai_rl.sim.controls import decode_request, pedal_accel_mps2
 from car_ai_rl.sim.jit import kernel
-from car_ai_rl.sim.layout import BRAKE, LANE, LANE_REQUEST, RING_LENGTH_M, SPEED_MPS, TARGET_LANE, THROTTLE
+from car_ai_rl.sim.layout import (
+    BRAKE,
+    LANE,
+    LANE_REQUEST,
+    RING_LENGTH_M,
+    SPEED_MPS,
+    TARGET_LANE,
+    THROTTLE,
+)
 from car_ai_rl.sim.neighbours import neighbors
 from car_ai_rl.sim.params import SimParams
 from car_ai_rl.sim.road import ramp_available
@@ -111,7 +119,14 @@ def filter_batch(veh, env, controls, pv, out, reasons):
     for b in range(veh.shape[1]):
         supervisor_neighbours(veh, env, b, near)
         t, br, lane, reason = filter_controls(
-            veh, env, b, controls[b, THROTTLE], controls[b, BRAKE], controls[b, LANE_REQUEST], p, near
+            veh,
+            env,
+            b,
+            controls[b, THROTTLE],
+            controls[b, BRAKE],
+            controls[b, LANE_REQUEST],
+            p,
+            near,
         )
         out[b, THROTTLE] = t
         out[b, BRAKE] = br

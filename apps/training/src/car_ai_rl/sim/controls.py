@@ -62,7 +62,9 @@ def resistance_mps2(speed_mps, p):
 @kernel
 def drive_limit_mps2(speed_mps, p):
     """The most acceleration full throttle gives before resistance: grip, then power."""
-    return min(p.ego_accel_max_mps2, p.ego_power_to_mass_w_per_kg / max(speed_mps, MIN_POWER_SPEED_MPS))
+    return min(
+        p.ego_accel_max_mps2, p.ego_power_to_mass_w_per_kg / max(speed_mps, MIN_POWER_SPEED_MPS)
+    )
 
 
 @kernel

@@ -28,6 +28,8 @@ from car_ai_rl.sim.layout import (
 )
 from car_ai_rl.sim.neighbours import NO_VEHICLE
 
+ARRIVAL_TOLERANCE_M = 1e-6  # closer than this to the lane centre counts as arrived
+
 
 @kernel
 def advance_longitudinal(veh, b, j, accel_mps2, dt_s, speed_max_mps):
@@ -61,28 +63,34 @@ def advance_lateral(veh, b, j, dt_s, p, cooldown_after_s):
     """Move a lane change along over dt_s; on arrival the vehicle belongs to its target lane
     and cools down for ``cooldown_after_s``."""
     if veh[LC_COOLDOWN_S, b, j] > 0.0:
-        veh[LC_COOLDOWN_S, b, j] = max(0.0, veh[LC_COOLDOWN_S, b, j] - dt_s)
+        left = veh[LC_COOLDOWN_S, b, j] - dt_s
+        veh[LC_COOLDOWN_S, b, j] = left if left > 1e-9 else 0.0  # no float residue
     target = veh[TARGET_LANE, b, j]
     if target == veh[LANE, b, j]:
         return
     remaining = target * p.lane_width_m - veh[Y_M, b, j]
     direction = 1.0 if remaining > 0.0 else -1.0
+    d = abs(remaining)
     limit = lateral_speed_limit_mps(veh[SPEED_MPS, b, j], p)
-    accel = p.lateral_accel_max_mps2
-    # the lateral speed from which a comfortable slow-down still ends in the lane centre
-    wanted = direction * min(limit, math.sqrt(2.0 * accel * abs(remaining)))
-    vy0 = veh[LAT_SPEED_MPS, b, j]
-    vy1 = vy0 + min(max(wanted - vy0, -accel * dt_s), accel * dt_s)
-    vy1 = min(max(vy1, -limit), limit)
-    dy = 0.5 * (vy0 + vy1) * dt_s
-    if dy * direction >= abs(remaining):
+    a = p.lateral_accel_max_mps2
+    u0 = veh[LAT_SPEED_MPS, b, j] * direction  # sideways speed toward the target
+    # the fastest end speed from which braking at a (in steps of dt_s) still stops in the
+    # lane centre: 0.5 (u0 + u1) dt + u1^2 / (2 a) <= d
+    room = d - 0.5 * dt_s * u0
+    u_stop = 0.0
+    if room > 0.0:
+        u_stop = -0.5 * a * dt_s + math.sqrt(0.25 * a * a * dt_s * dt_s + 2.0 * a * room)
+    u1 = min(max(min(limit, u_stop), u0 - a * dt_s), u0 + a * dt_s)
+    u1 = min(max(u1, -limit), limit)
+    dy = 0.5 * (u0 + u1) * dt_s
+    if dy >= d - ARRIVAL_TOLERANCE_M:
         veh[Y_M, b, j] = target * p.lane_width_m
         veh[LAT_SPEED_MPS, b, j] = 0.0
         veh[LANE, b, j] = target
         veh[LC_COOLDOWN_S, b, j] = cooldown_after_s
     else:
-        veh[Y_M, b, j] += dy
-        veh[LAT_SPEED_MPS, b, j] = vy1
+        veh[Y_M, b, j] += direction * dy
+        veh[LAT_SPEED_MPS, b, j] = direction * u1
 
 
 @kernel

@@ -33,16 +33,16 @@ from car_ai_rl.sim.layout import (
     MISSION_TARGET_LANE,
     NEXT_CHANGE_STEP,
     PENDING,
+    RING_LENGTH_M,
     SPEED_MPS,
     STEP,
     SUCCEEDED,
     TARGET_LANE,
-    RING_LENGTH_M,
     TARGET_SPEED_MPS,
     X_M,
 )
-from car_ai_rl.sim.rng import uniform
 from car_ai_rl.sim.neighbours import NO_VEHICLE, bumper_gap_m, leader_in_lane
+from car_ai_rl.sim.rng import uniform
 
 NEVER = 1 << 40
 CRUISE_BLOCKED_HEADWAY_S = 2.5

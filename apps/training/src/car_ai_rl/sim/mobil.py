@@ -98,9 +98,9 @@ def lane_choice(veh, env, b, i, p, ring_m, lead_tab, follow_tab):
                 continue
             to_zone = max(env[EXIT_X_M, b] - veh[X_M, b, i], 0.0)
             closeness = 1.0 - min(to_zone / p.traffic_exit_prepare_m, 1.0)
-            bias += EXIT_URGENCY_MIN_MPS2 + (
-                EXIT_URGENCY_MAX_MPS2 - EXIT_URGENCY_MIN_MPS2
-            ) * closeness
+            bias += (
+                EXIT_URGENCY_MIN_MPS2 + (EXIT_URGENCY_MAX_MPS2 - EXIT_URGENCY_MIN_MPS2) * closeness
+            )
         gain = change_gain(veh, env, b, i, new_lane, p, ring_m, lead_tab, follow_tab, acc_self_old)
         gain += veh[POLITENESS, b, i] * gain_old_follow + bias
         if gain > best_gain:

@@ -106,9 +106,7 @@ def neighbors(veh, b, i, lane_ref, near, ring_m):
             if lead == NO_VEHICLE or d_ahead < distance_ahead_m(veh, b, lead, x, i, ring_m):
                 near[k] = j
             follow = near[3 + k]
-            if follow == NO_VEHICLE or d_behind <= distance_behind_m(
-                veh, b, follow, x, i, ring_m
-            ):
+            if follow == NO_VEHICLE or d_behind <= distance_behind_m(veh, b, follow, x, i, ring_m):
                 near[3 + k] = j
 
 

@@ -75,7 +75,9 @@ class SimParams:
     exit_spacing_min_m: float = 1500.0
     exit_spacing_max_m: float = 3000.0
     # traffic
-    n_vehicles: int | None = None  # derived from the density; a different explicit value is an error
+    n_vehicles: int | None = (
+        None  # derived from the density; a different explicit value is an error
+    )
     traffic_density: float = 16.0  # vehicles per km per lane around the ego
     traffic_window_behind_m: float = 150.0
     traffic_window_ahead_m: float = 250.0
@@ -198,7 +200,9 @@ class SimParams:
         _check_order("mission_change_min_s", "mission_change_max_s", self)
         _check_order("target_speed_min_mps", "target_speed_max_mps", self)
         if self.lane_width_m <= max(self.vehicle_width_m, self.heavy_width_m):
-            raise ConfigError("lane_width_m", "must be wider than vehicle_width_m and heavy_width_m")
+            raise ConfigError(
+                "lane_width_m", "must be wider than vehicle_width_m and heavy_width_m"
+            )
         for name in ("target_speed_max_mps", "traffic_speed_max_mps", "heavy_speed_max_mps"):
             if getattr(self, name) > self.speed_max_mps:
                 raise ConfigError(name, "must be <= speed_max_mps")
@@ -206,6 +210,7 @@ class SimParams:
             raise ConfigError(
                 "exit_spacing_min_m", "must be >= exit_ramp_length_m + traffic_window_ahead_m"
             )
+        self._check_room()
         needed = self.vehicle_count
         if self.n_vehicles is not None:
             _check_range("n_vehicles", self.n_vehicles, lo=1)
@@ -218,6 +223,20 @@ class SimParams:
                 )
         self.mission_mix.validate("mission_mix")
         self.reward.validate("reward")
+
+    def _check_room(self) -> None:
+        """Every lane must hold its share of vehicles, heavy ones included, at the minimum gap."""
+        heavy_lanes = self.n_lanes - 1 if self.n_lanes >= 3 else self.n_lanes
+        heavy_fraction = min(1.0, self.heavy_vehicle_share * self.n_lanes / heavy_lanes)
+        length = heavy_fraction * self.heavy_length_m + (1 - heavy_fraction) * self.vehicle_length_m
+        most = 1000.0 / (length + self.traffic_min_gap_m)
+        if self.traffic_density > most:
+            raise ConfigError(
+                "traffic_density",
+                f"{self.traffic_density:g} vehicles/km/lane do not fit: with "
+                f"heavy_vehicle_share {self.heavy_vehicle_share:g} a lane holds at most "
+                f"{most:.0f} (vehicles {length:.1f} m long on average, traffic_min_gap_m apart)",
+            )
 
     @functools.cached_property
     def kernel_record(self):

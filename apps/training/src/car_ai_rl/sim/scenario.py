@@ -20,6 +20,7 @@ from car_ai_rl.sim.idm import equilibrium_gap_m, equilibrium_speed_mps
 from car_ai_rl.sim.jit import kernel
 from car_ai_rl.sim.layout import (
     ACCEL_MAX_MPS2,
+    ACCEL_MPS2,
     ACTIVE,
     DESIRED_SPEED_MPS,
     EXIT_INTENT,
@@ -27,6 +28,8 @@ from car_ai_rl.sim.layout import (
     HEADWAY_S,
     HEAVY,
     LANE,
+    LAT_SPEED_MPS,
+    LC_COOLDOWN_S,
     LENGTH_M,
     N_ENV_FIELDS,
     N_VEH_FIELDS,
@@ -101,6 +104,9 @@ def place_in_lane(veh, b, j, x_m, lane, speed_mps, p):
     veh[LANE, b, j] = lane
     veh[TARGET_LANE, b, j] = lane
     veh[Y_M, b, j] = lane * p.lane_width_m
+    veh[LAT_SPEED_MPS, b, j] = 0.0
+    veh[LC_COOLDOWN_S, b, j] = 0.0
+    veh[ACCEL_MPS2, b, j] = 0.0
     veh[SPEED_MPS, b, j] = speed_mps
     veh[ACTIVE, b, j] = 1.0
 
@@ -118,21 +124,28 @@ def wrap_into_segment(x_m, x_ego_m, p, ring_m):
 
 @kernel
 def choose_heavy(veh, b, seed, n, p):
-    """Mark exactly ``heavy_vehicle_count`` traffic vehicles heavy, among those whose lane
-    allows them (selection sampling: each eligible vehicle in turn, with the odds that keep
-    the count exact)."""
-    eligible = 0
-    for j in range(1, n):
-        if heavy_allowed_in(veh[LANE, b, j], p):
-            eligible += 1
-    needed = min(p.heavy_vehicle_count, eligible)
-    for j in range(1, n):
-        if not heavy_allowed_in(veh[LANE, b, j], p):
-            continue
-        if needed > 0 and uniform(seed, 0, j, streams.HEAVY) * eligible < needed:
-            veh[HEAVY, b, j] = 1.0
-            needed -= 1
-        eligible -= 1
+    """Mark exactly ``heavy_vehicle_count`` traffic vehicles heavy, spread evenly over the lanes
+    that allow them (within a lane, selection sampling: each vehicle in turn, with the odds
+    that keep the lane's count exact)."""
+    n_lanes = p.n_lanes
+    first = 0 if n_lanes < 3 else 1
+    lanes = n_lanes - first
+    needed = p.heavy_vehicle_count
+    for k in range(lanes):
+        lane = first + k
+        quota = needed // lanes + (1 if k < needed % lanes else 0)
+        candidates = 0
+        for j in range(1, n):
+            if veh[LANE, b, j] == lane:
+                candidates += 1
+        quota = min(quota, candidates)
+        for j in range(1, n):
+            if veh[LANE, b, j] != lane:
+                continue
+            if quota > 0 and uniform(seed, 0, j, streams.HEAVY) * candidates < quota:
+                veh[HEAVY, b, j] = 1.0
+                quota -= 1
+            candidates -= 1
 
 
 @kernel

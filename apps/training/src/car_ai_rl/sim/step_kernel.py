@@ -229,7 +229,9 @@ def make_scratch(n_vehicles, n_lanes):
 
 
 @kernel
-def step_one(veh, env, seeds, order, controls, p, obs, final_obs, rewards, terms, events, b, scratch):
+def step_one(
+    veh, env, seeds, order, controls, p, obs, final_obs, rewards, terms, events, b, scratch
+):
     """Step env b; a finished env starts a fresh episode from the next seed of its slot."""
     request = decode_request(controls[b, LANE_REQUEST])
     rewards[b] = step_env(
@@ -267,7 +269,9 @@ def step_range(veh, env, seeds, order, controls, p, obs, final_obs, rewards, ter
 def step_batch(veh, env, seeds, order, controls, pv, obs, final_obs, rewards, terms, events):
     """Step every env, one after the other (``pv``: the params record array)."""
     n_envs = veh.shape[1]
-    step_range(veh, env, seeds, order, controls, pv[0], obs, final_obs, rewards, terms, events, 0, n_envs)
+    step_range(
+        veh, env, seeds, order, controls, pv[0], obs, final_obs, rewards, terms, events, 0, n_envs
+    )
 
 
 @parallel_kernel

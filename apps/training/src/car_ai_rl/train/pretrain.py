@@ -17,9 +17,9 @@ import torch
 from stable_baselines3.common.on_policy_algorithm import OnPolicyAlgorithm
 
 from car_ai_rl.envs.actions import DISCRETE_CONTROLS, decode_actions
-from car_ai_rl.sim.controls import controls_to_continuous, nearest_discrete_action
 from car_ai_rl.policies.heuristic import heuristic_controls
 from car_ai_rl.sim import core
+from car_ai_rl.sim.controls import controls_to_continuous, nearest_discrete_action
 from car_ai_rl.sim.params import SimParams
 
 PRETRAIN_SEED = 20_000_000
