@@ -18,14 +18,20 @@ from car_ai_rl.envs.sb3_vec_env import HighwayMissionVecEnv
 from car_ai_rl.envs.vector import HighwayMissionVectorEnv
 from car_ai_rl.errors import ConfigError, UserError
 from car_ai_rl.sim import core, layout
-from car_ai_rl.sim.controls import controls_to_continuous, nearest_discrete_action
+from car_ai_rl.sim.controls import (
+    DISCRETE_ACTION_NAMES,
+    controls_to_continuous,
+    nearest_discrete_action,
+)
 from car_ai_rl.sim.observation import OBS_DIM, OBS_FEATURES
 from car_ai_rl.sim.params import SimParams
 from car_ai_rl.sim.reward import REWARD_TERMS
 from car_ai_rl.sim.rng import episode_seed, next_episode_seed
 
 MODES = [("discrete", False), ("discrete", True), ("continuous", False), ("continuous", True)]
-COAST = 7  # discrete: no throttle, no brake, no lane request
+COAST = DISCRETE_ACTION_NAMES.index("coast_keep")  # no throttle, no brake, no lane request
+FULL_RIGHT = DISCRETE_ACTION_NAMES.index("throttle_full_right")
+FULL_KEEP = DISCRETE_ACTION_NAMES.index("throttle_full_keep")
 F = {name: k for k, name in enumerate(OBS_FEATURES)}
 
 
@@ -221,7 +227,7 @@ def test_info_has_the_required_keys_and_reward_terms() -> None:
         "speed_mps",
     } | {f"reward_{name}" for name in REWARD_TERMS}
     for _ in range(20):
-        obs, reward, _, _, info = env.step(14)  # full throttle, lane right
+        obs, reward, _, _, info = env.step(FULL_RIGHT)
         assert required <= set(info), required - set(info)
         assert sum(info[f"reward_{name}"] for name in REWARD_TERMS) == pytest.approx(reward)
         assert info["speed_mps"] == pytest.approx(obs[F["speed"]] * 40.0, abs=1e-4)
@@ -234,7 +240,7 @@ def test_supervised_env_intervenes_and_reports_it() -> None:
     env.reset(seed=0)
     seen = set()
     for _ in range(200):
-        _, _, terminated, truncated, info = env.step(14)
+        _, _, terminated, truncated, info = env.step(FULL_RIGHT)
         assert not info["at_fault"]
         if info["supervisor_intervened"]:
             assert info["supervisor_reasons"]
@@ -297,7 +303,7 @@ def test_render_shows_a_crash() -> None:
     state, params = env.state, env.params
     lane = int(state.lane[0, 0])
     put_vehicle(state, 1, 6.0, lane, 0.0, params, desired_mps=0.0, cooldown_s=1e9)
-    _, _, terminated, _, info = env.step(14 - 1)  # full throttle, no lane request
+    _, _, terminated, _, info = env.step(FULL_KEEP)
     assert terminated and info["collision"]
     img = env.render()
     assert np.any(np.all(img == CRASH, axis=-1))

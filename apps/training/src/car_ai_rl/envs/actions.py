@@ -1,6 +1,6 @@
 """Action modes and the one function that decodes actions to controls.
 
-- ``discrete``: 15 actions = 5 longitudinal levels x 3 lane requests (works with DQN).
+- ``discrete``: 21 actions = 7 longitudinal levels x 3 lane requests (works with DQN).
 - ``continuous``: a Box [-1, 1]^3 for throttle, brake and lane (works with PPO).
 
 Both decode to controls (throttle in [0, 1], brake in [0, 1], lane request in {-1, 0, +1}) with

@@ -43,11 +43,18 @@ class BatchedSim:
     """B envs stepped together in one call, with no subprocesses."""
 
     def __init__(
-        self, n_envs: int, params: SimParams, action_mode: str, safety_supervisor: bool
+        self,
+        n_envs: int,
+        params: SimParams,
+        action_mode: str,
+        safety_supervisor: bool,
+        vehicle_capacity: int | None = None,
     ) -> None:
         check_mode(action_mode)
         self.n_envs = int(n_envs)
         self.params = params
+        # room for params with denser traffic later on (a curriculum raises the density)
+        self.vehicle_capacity = vehicle_capacity
         self.action_mode = action_mode
         self.safety_supervisor = bool(safety_supervisor)
         self.single_action_space = action_space(action_mode)
@@ -56,7 +63,7 @@ class BatchedSim:
         self.state: SimState | None = None
 
     def reset(self, episode_seeds: np.ndarray) -> np.ndarray:
-        self.state, obs = core.reset(self.params, episode_seeds)
+        self.state, obs = core.reset(self.params, episode_seeds, self.vehicle_capacity)
         return obs
 
     def step(self, actions: np.ndarray) -> BatchStep:

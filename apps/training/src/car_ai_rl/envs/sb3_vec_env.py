@@ -15,7 +15,8 @@ from car_ai_rl.sim.params import SimParams
 
 class HighwayMissionVecEnv(VecEnv):
     """SB3 view of ``n_envs`` envs. Done envs report ``terminal_observation`` and
-    ``TimeLimit.truncated`` in their info, as SB3 needs for bootstrapping."""
+    ``TimeLimit.truncated`` in their info, as SB3 needs for bootstrapping. ``vehicle_capacity``
+    leaves room for denser params set later (``env.params = ...`` between episodes)."""
 
     def __init__(
         self,
@@ -24,10 +25,11 @@ class HighwayMissionVecEnv(VecEnv):
         safety_supervisor: bool = False,
         seed: int = 0,
         params: SimParams | dict | None = None,
+        vehicle_capacity: int | None = None,
         **sim_params: Any,
     ) -> None:
         self.params = make_params(params, sim_params)
-        self.sim = BatchedSim(n_envs, self.params, action_mode, safety_supervisor)
+        self.sim = BatchedSim(n_envs, self.params, action_mode, safety_supervisor, vehicle_capacity)
         self.render_mode = None
         super().__init__(n_envs, self.sim.single_observation_space, self.sim.single_action_space)
         self._base_seed = int(seed)

@@ -19,11 +19,22 @@ from car_ai_rl.sim.jit import kernel
 LANE_THRESHOLD = 0.5
 MIN_POWER_SPEED_MPS = 0.5  # below this the drive is grip-limited whatever the power
 
-# The discrete action set: 5 longitudinal levels x 3 lane requests, action = level * 3 + lane + 1.
+# The discrete action set: 7 longitudinal levels x 3 lane requests, action = level * 3 + lane + 1.
+# From full braking (-8 m/s^2) through gentle braking (about -1 m/s^2) and coasting to a light
+# throttle that about holds highway speed against drag, a firm one and full throttle.
 LONGITUDINAL_LEVELS = np.array(
-    [[0.0, 1.0], [0.0, 0.4], [0.0, 0.0], [0.4, 0.0], [1.0, 0.0]], dtype=np.float64
+    [[0.0, 1.0], [0.0, 0.4], [0.0, 0.12], [0.0, 0.0], [0.1, 0.0], [0.4, 0.0], [1.0, 0.0]],
+    dtype=np.float64,
 )
-LONGITUDINAL_LEVEL_NAMES = ("brake_full", "brake", "coast", "throttle", "throttle_full")
+LONGITUDINAL_LEVEL_NAMES = (
+    "brake_full",
+    "brake",
+    "brake_light",
+    "coast",
+    "throttle_light",
+    "throttle",
+    "throttle_full",
+)
 LANE_REQUESTS = np.array([-1.0, 0.0, 1.0])
 LANE_REQUEST_NAMES = ("left", "keep", "right")
 N_DISCRETE_ACTIONS = len(LONGITUDINAL_LEVELS) * len(LANE_REQUESTS)

@@ -179,7 +179,12 @@ def train(
     target_params = config.sim_params()
     start_params = params_at(0.0, target_params, config.curriculum)
     env = HighwayMissionVecEnv(
-        n_envs, config.action_mode, config.supervisor, seed=config.seed, params=start_params
+        n_envs,
+        config.action_mode,
+        config.supervisor,
+        seed=config.seed,
+        params=start_params,
+        vehicle_capacity=target_params.vehicle_count,
     )
     tb_dir = log_dir / "tb"
     algo_cls = ALGO_CLASSES[config.algo]
