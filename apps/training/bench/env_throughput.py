@@ -1,7 +1,9 @@
 """Environment throughput: car_ai_rl vs highway-env's highway-fast-v0, in the same run.
 
-Prints one JSON object. Both sides use 3 lanes and 20 vehicles and random actions, with no
-rendering. Run from apps/training after `pip install -e .[bench]`:
+Prints one JSON object with one row per measurement, each with its lane and vehicle counts.
+The peer and our default (16 vehicles/km/lane) both have 3 lanes and 20 vehicles; our batched
+rows also run at 30 and 60 vehicles/km/lane (36 and 72 vehicles). Random actions, no rendering.
+Run from apps/training after `pip install -e .[bench]`:
 
     python bench/env_throughput.py [--seconds 5] [--batch 1024]
 """
@@ -18,6 +20,8 @@ import numpy as np
 
 import car_ai_rl.envs  # noqa: F401  (registers the env)
 from car_ai_rl.envs.vector import HighwayMissionVectorEnv
+
+DENSITIES = (16.0, 30.0, 60.0)  # vehicles/km/lane; 16 is the default
 
 
 def timed_steps(step_once, min_seconds: float, min_steps: int) -> float:
@@ -45,8 +49,8 @@ def single_env_rate(env: gym.Env, seconds: float, min_steps: int) -> float:
     return timed_steps(step_once, seconds, min_steps)
 
 
-def batched_rate(n_envs: int, seconds: float) -> float:
-    venv = HighwayMissionVectorEnv(num_envs=n_envs)
+def batched_rate(n_envs: int, seconds: float, density: float) -> float:
+    venv = HighwayMissionVectorEnv(num_envs=n_envs, traffic_density=density)
     venv.reset(seed=0)
     rng = np.random.default_rng(0)
 
@@ -66,9 +70,10 @@ def main() -> None:
     args = parser.parse_args()
 
     ours = gym.make("car_ai_rl/HighwayMission-v0")
-    dt_s = ours.unwrapped.params.dt_s
+    params = ours.unwrapped.params
+    dt_s = params.dt_s
     single = single_env_rate(ours, args.seconds, 1000)
-    batched = batched_rate(args.batch, args.seconds)
+    batched = {d: batched_rate(args.batch, args.seconds, d) for d in DENSITIES}
 
     warnings.filterwarnings("ignore")
     import highway_env  # noqa: F401  (registers highway-fast-v0)
@@ -78,27 +83,43 @@ def main() -> None:
     peer_dt_s = 1.0 / peer_cfg["policy_frequency"]
     peer_rate = single_env_rate(peer, args.seconds, args.peer_steps)
 
-    result = {
-        "single_env_steps_per_s": round(single, 1),
-        "batched_env_steps_per_s": round(batched, 1),
-        "batch_size": args.batch,
-        "highway_fast_v0_steps_per_s": round(peer_rate, 2),
-        "ratio_single": round(single / peer_rate, 1),
-        "ratio_batched": round(batched / peer_rate, 1),
-        "sim_seconds_per_wall_second_single": round(single * dt_s, 1),
-        "sim_seconds_per_wall_second_batched": round(batched * dt_s, 1),
-        "highway_fast_v0_sim_seconds_per_wall_second": round(peer_rate * peer_dt_s, 2),
-        "ratio_sim_seconds_single": round(single * dt_s / (peer_rate * peer_dt_s), 1),
-        "ratio_sim_seconds_batched": round(batched * dt_s / (peer_rate * peer_dt_s), 1),
-        "ours": {
-            "lanes": ours.unwrapped.params.n_lanes,
-            "vehicles": ours.unwrapped.params.n_vehicles,
-            "decision_hz": ours.unwrapped.params.decision_hz,
-        },
-        "peer": {
+    def row(name: str, rate: float, density: float, batch: int) -> dict:
+        p = params.replace(traffic_density=density)
+        return {
+            "name": name,
+            "steps_per_s": round(rate, 1),
+            "batch": batch,
+            "lanes": p.n_lanes,
+            "density_veh_km_lane": density,
+            "vehicles": p.vehicle_count,
+            "sim_seconds_per_wall_second": round(rate * dt_s, 1),
+            "ratio_vs_peer": round(rate / peer_rate, 1),
+        }
+
+    rows = [row("car_ai_rl single env (Gymnasium API)", single, params.traffic_density, 1)]
+    rows += [
+        row(f"car_ai_rl batched, {d:g} veh/km/lane", r, d, args.batch) for d, r in batched.items()
+    ]
+    rows.append(
+        {
+            "name": "highway-env highway-fast-v0 single env",
+            "steps_per_s": round(peer_rate, 2),
+            "batch": 1,
             "lanes": peer_cfg["lanes_count"],
             "vehicles": peer_cfg["vehicles_count"],
-            "policy_hz": peer_cfg["policy_frequency"],
+            "sim_seconds_per_wall_second": round(peer_rate * peer_dt_s, 2),
+            "ratio_vs_peer": 1.0,
+        }
+    )
+    default_batched = batched[params.traffic_density]
+    result = {
+        "rows": rows,
+        "ratio_single": round(single / peer_rate, 1),
+        "ratio_batched": round(default_batched / peer_rate, 1),
+        "ratio_sim_seconds_batched": round(default_batched * dt_s / (peer_rate * peer_dt_s), 1),
+        "cost_per_vehicle_step_ns": {
+            f"{d:g}": round(1e9 / (r * params.replace(traffic_density=d).vehicle_count), 1)
+            for d, r in batched.items()
         },
     }
     print(json.dumps(result, indent=2))

@@ -284,11 +284,13 @@ def test_supervisor_gives_zero_at_fault_collisions_over_2000_episodes(policy: st
 
 @pytest.mark.slow
 def test_without_the_supervisor_the_random_policies_do_collide() -> None:
-    """The control experiment: the zero above is the supervisor's doing."""
-    for policy in ("random", "sticky_random"):
+    """The control experiment: the zero above is the supervisor's doing. A control held for a
+    second or so (sticky) crashes in most episodes; one redrawn every step brakes a third of
+    the time, and braking overrides the throttle, so it mostly crawls, yet it still crashes."""
+    for policy, share in (("random", 0.05), ("sticky_random", 0.5)):
         totals = _run_episodes(policy, use_supervisor=False, min_episodes=500, seed=11)
         print(f"{policy}, no supervisor: {totals}")
-        assert totals["at_fault"] >= 0.5 * totals["episodes"], totals
+        assert totals["at_fault"] >= share * totals["episodes"], totals
 
 
 @pytest.mark.slow
