@@ -155,16 +155,15 @@ def put_vehicle(
     v[layout.ACTIVE, b, j] = 1.0
 
 
-def tables(state: SimState, params: SimParams, b: int = 0) -> tuple[np.ndarray, np.ndarray]:
-    """The leader and follower tables of env b, as the step kernel builds them."""
+def sorted_order(state: SimState, b: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Env b's vehicles sorted by position, and each one's place in that order, as the step
+    kernel makes them."""
     n = state.n_vehicles
     order = np.arange(n, dtype=np.int64)
-    lead = np.empty((n, params.n_lanes + 1), dtype=np.int64)
-    follow = np.empty((n, params.n_lanes + 1), dtype=np.int64)
-    last = np.empty(params.n_lanes + 1, dtype=np.int64)
+    rank = np.empty(n, dtype=np.int64)
     neighbours.sort_by_position(state.veh, b, order)
-    neighbours.build_tables(state.veh, b, params.n_lanes, order, lead, follow, last)
-    return lead, follow
+    neighbours.rank_of(order, rank)
+    return order, rank
 
 
 def ring_m(state: SimState, b: int = 0) -> float:
@@ -175,16 +174,16 @@ def traffic_accel(state: SimState, i: int, params: SimParams, b: int = 0) -> flo
     """The acceleration the step kernel gives traffic vehicle i."""
     acc = np.zeros(state.veh.shape[2])
     p = params.kernel_record[0]
-    lead, _ = tables(state, params, b)
-    traffic_accels(state.veh, state.env, b, p, ring_m(state, b), lead, acc)
+    order, rank = sorted_order(state, b)
+    traffic_accels(state.veh, state.env, b, p, ring_m(state, b), order, rank, acc)
     return float(acc[i])
 
 
 def mobil_choice(state: SimState, i: int, params: SimParams, b: int = 0) -> int:
     """The lane change traffic vehicle i would start now: -1, 0 or +1."""
-    lead, follow = tables(state, params, b)
+    order, rank = sorted_order(state, b)
     p = params.kernel_record[0]
-    lane = int(mobil.lane_choice(state.veh, state.env, b, i, p, ring_m(state, b), lead, follow))
+    lane = int(mobil.lane_choice(state.veh, state.env, b, i, p, ring_m(state, b), order, rank))
     return lane - int(state.veh[layout.LANE, b, i])
 
 

@@ -360,10 +360,10 @@ def test_the_ego_never_starts_in_an_unavoidable_collision_with_a_wide_speed_rang
 def test_neighbors_match_the_sorted_tables_and_lane_scans(
     params: SimParams, seed: int, ctl_seed: int, n_steps: int
 ) -> None:
-    """``neighbours.neighbors`` (the observation, the supervisor), the tables the step builds
-    from the sorted order (car-following, MOBIL) and the single-lane scans all agree, around
-    the periodic segment."""
-    from simkit import tables
+    """``neighbours.neighbors`` (the observation, the supervisor), the walks along the sorted
+    order (car-following, MOBIL) and the single-lane scans all agree, around the periodic
+    segment."""
+    from simkit import sorted_order
 
     from car_ai_rl.sim import neighbours
 
@@ -376,7 +376,7 @@ def test_neighbors_match_the_sorted_tables_and_lane_scans(
     veh = state.veh
     for b in range(n_envs):
         ring = float(state.env[layout.RING_LENGTH_M, b])
-        lead_tab, follow_tab = tables(state, params, b)
+        order, rank = sorted_order(state, b)
         for i in range(state.n_vehicles):
             if veh[layout.ACTIVE, b, i] < 0.5:
                 continue
@@ -386,8 +386,9 @@ def test_neighbors_match_the_sorted_tables_and_lane_scans(
             for k in range(3):
                 other = lane - 1 + k
                 if 0 <= other <= params.n_lanes:
-                    assert near[k] == lead_tab[i, other]
-                    assert near[3 + k] == follow_tab[i, other]
+                    walk = neighbours.nearest_in_lane
+                    assert near[k] == walk(veh, b, order, rank, i, other, True)
+                    assert near[3 + k] == walk(veh, b, order, rank, i, other, False)
                     assert near[k] == neighbours.leader_in_lane(veh, b, other, x, i, ring)
                     assert near[3 + k] == neighbours.follower_in_lane(veh, b, other, x, i, ring)
 

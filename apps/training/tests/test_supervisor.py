@@ -171,8 +171,10 @@ def test_the_supervisor_leaves_safe_controls_exactly_as_they_were(scene, data) -
 def test_requests_toward_missing_lanes_are_always_dropped(
     n_lanes: int, density: float, seed: int, n_steps: int
 ) -> None:
-    """In any reachable state, a request off the road comes back as 0 (lane_limit), and the
-    rest of the control is judged as if no lane change had been asked for."""
+    """In any reachable state where a lane change could start, a request off the road comes
+    back as 0 (lane_limit), and the rest of the control is judged as if no lane change had been
+    asked for. (While a change is under way or cooling down, any request does nothing and
+    passes as it is.)"""
     params = SimParams(n_lanes=n_lanes, traffic_density=density)
     n_envs = 16
     rng = np.random.default_rng(seed)
@@ -182,7 +184,7 @@ def test_requests_toward_missing_lanes_are_always_dropped(
         c[:, 2] = np.where(rng.uniform(size=n_envs) < 0.1, rng.integers(-1, 2, n_envs), 0)
         core.step(state, c, params)
     lane = state.lane[:, 0]
-    holding = state.target_lane[:, 0] == lane
+    holding = (state.target_lane[:, 0] == lane) & (state.veh[layout.LC_COOLDOWN_S][:, 0] <= 0.0)
     in_zone = (state.x_m[:, 0] >= state.exit_x_m) & (
         state.x_m[:, 0] <= state.exit_x_m + params.exit_ramp_length_m
     )
@@ -315,3 +317,40 @@ def test_supervisor_holds_in_other_valid_configs(changes: dict) -> None:
         totals = _run_episodes(policy, True, 400, seed=3, params=params, n_envs=400)
         print(f"{changes} {policy}: {totals}")
         assert totals["at_fault"] == 0, totals
+
+
+# ------------------------------------------------------------------ verdicts in the observation
+@SETTINGS
+@given(
+    n_lanes=st.integers(2, 5),
+    density=st.floats(0.0, 70.0),
+    seed=st.integers(0, 2**40),
+    n_steps=st.integers(0, 60),
+)
+def test_the_observed_verdicts_are_the_supervisors_own(
+    n_lanes: int, density: float, seed: int, n_steps: int
+) -> None:
+    """Verdict a in the observation is 1 exactly when the supervisor passes discrete action a
+    unchanged (or, when it changes every action, for its fallback: full braking in the lane)."""
+    from car_ai_rl.safety.verdicts import FALLBACK_ACTION
+    from car_ai_rl.sim.controls import DISCRETE_CONTROLS, N_DISCRETE_ACTIONS
+    from car_ai_rl.sim.observation import VERDICT_START
+
+    params = SimParams(n_lanes=n_lanes, traffic_density=density, exit_distance_min_m=60.0)
+    n_envs = 12
+    rng = np.random.default_rng(seed)
+    state, obs = core.reset(params, core.seeds_from_ints(seed, n_envs))
+    for _ in range(n_steps):
+        c = heuristic_controls(state, params)
+        c[:, 2] = np.where(rng.uniform(size=n_envs) < 0.2, rng.integers(-1, 2, n_envs), c[:, 2])
+        _, r = core.step(state, supervisor.filter(state, c, params)[0], params)
+        obs = r.obs
+    verdicts = obs[:, VERDICT_START : VERDICT_START + N_DISCRETE_ACTIONS]
+    expected = np.zeros((n_envs, N_DISCRETE_ACTIONS))
+    for a in range(N_DISCRETE_ACTIONS):
+        c = np.tile(DISCRETE_CONTROLS[a], (n_envs, 1))
+        safe, _, _ = supervisor.filter(state, c, params)
+        expected[:, a] = np.all(safe == c, axis=1)
+    none_pass = expected.sum(axis=1) == 0
+    expected[none_pass, FALLBACK_ACTION] = 1.0
+    np.testing.assert_array_equal(verdicts, expected)

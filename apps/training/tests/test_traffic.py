@@ -188,8 +188,9 @@ def test_vehicles_that_re_enter_start_calm() -> None:
     entered = 0
     for _ in range(params.max_steps):
         was_active = state.active.copy()
-        core.step(state, passive_controls(state, params), params)
-        for b, j in zip(*np.nonzero(state.active & ~was_active), strict=True):
+        _, r = core.step(state, passive_controls(state, params), params)
+        entering = state.active & ~was_active & ~r.done[:, None]  # not a fresh episode
+        for b, j in zip(*np.nonzero(entering), strict=True):
             entered += 1
             v = state.speed_mps[b, j]
             assert v <= state.veh[layout.DESIRED_SPEED_MPS, b, j] + 1e-9

@@ -8,7 +8,7 @@ acceleration for one decision step and then braking at the ego's maximum, the eg
 behind a leader that brakes at the traffic's maximum from now on.
 """
 
-from car_ai_rl.sim.jit import kernel
+from car_ai_rl.sim.jit import inline_kernel, kernel
 from car_ai_rl.sim.layout import SPEED_MPS
 from car_ai_rl.sim.neighbours import NO_VEHICLE, bumper_gap_m
 
@@ -40,7 +40,7 @@ def near_slot(lane, lane_ref):
     return k
 
 
-@kernel
+@inline_kernel
 def front_safe(veh, b, lead, ego_accel_mps2, p, ring_m):
     """RSS check of the ego against ``lead`` under the commanded acceleration."""
     if lead == NO_VEHICLE:
@@ -60,7 +60,7 @@ def front_safe(veh, b, lead, ego_accel_mps2, p, ring_m):
     return stop_gap >= SAFE_MARGIN_M
 
 
-@kernel
+@inline_kernel
 def rear_safe(veh, b, follow, ring_m):
     """A follower that reacts late and brakes moderately still stops behind a braking ego."""
     if follow == NO_VEHICLE:
@@ -75,7 +75,7 @@ def rear_safe(veh, b, follow, ring_m):
     return gap + ego_stop - follow_stop >= SAFE_MARGIN_M
 
 
-@kernel
+@inline_kernel
 def lane_change_safe(veh, b, new_lane, ego_accel_mps2, p, ring_m, near, lane_ref):
     """Gap check before the ego moves into ``new_lane`` (the ramp is lane n_lanes)."""
     k = near_slot(new_lane, lane_ref)
@@ -93,7 +93,7 @@ def lane_change_safe(veh, b, new_lane, ego_accel_mps2, p, ring_m, near, lane_ref
     return rear_safe(veh, b, near[3 + k], ring_m)
 
 
-@kernel
+@inline_kernel
 def follower_close(veh, b, lane, ring_m, near, lane_ref):
     """True when a vehicle behind the ego in ``lane`` would need to react to hard braking."""
     k = near_slot(lane, lane_ref)

@@ -1,6 +1,8 @@
 """The rule-based safety supervisor: ``filter(state, controls, params)``.
 
 Rules, in order:
+0. a lane request the simulator would ignore (a change is under way, or the last one's
+   cooldown is running) passes as it is: it does nothing;
 1. lane limits: a lane request toward a lane that does not exist (or the ramp outside the exit
    zone) is dropped;
 2. gap check: a lane change into a lane without a safe gap ahead and behind is dropped;
@@ -25,11 +27,12 @@ from car_ai_rl.safety.checks import (
     near_slot,
 )
 from car_ai_rl.sim.controls import decode_request, pedal_accel_mps2
-from car_ai_rl.sim.jit import kernel
+from car_ai_rl.sim.jit import inline_kernel, kernel
 from car_ai_rl.sim.layout import (
     BRAKE,
     LANE,
     LANE_REQUEST,
+    LC_COOLDOWN_S,
     RING_LENGTH_M,
     SPEED_MPS,
     TARGET_LANE,
@@ -63,7 +66,13 @@ def supervisor_neighbours(veh, env, b, near):
     neighbors(veh, b, 0, int(veh[LANE, b, 0]), near, env[RING_LENGTH_M, b])
 
 
-@kernel
+@inline_kernel
+def can_start_lane_change(veh, b):
+    """True when a lane request would start a change now (none under way, no cooldown)."""
+    return veh[TARGET_LANE, b, 0] == veh[LANE, b, 0] and veh[LC_COOLDOWN_S, b, 0] <= 0.0
+
+
+@inline_kernel
 def filter_controls(veh, env, b, throttle, brake, lane_value, p, near):
     """Env b's safe (throttle, brake, lane request) and the reason bitmask of what changed.
     ``near``: :func:`supervisor_neighbours` of env b."""
@@ -78,7 +87,7 @@ def filter_controls(veh, env, b, throttle, brake, lane_value, p, near):
     changing = target != lane
     accel = pedal_accel_mps2(throttle, brake, veh[SPEED_MPS, b, 0], p)
     new_lane = -1.0
-    if request != 0 and not changing:
+    if request != 0 and can_start_lane_change(veh, b):
         candidate = lane + request
         exists = 0 <= candidate <= p.n_lanes - 1
         to_ramp = candidate == p.n_lanes and ramp_available(veh, env, b, 0, p)

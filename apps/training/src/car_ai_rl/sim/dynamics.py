@@ -12,7 +12,7 @@ After it, the vehicle cools down before it may start another.
 
 import math
 
-from car_ai_rl.sim.jit import kernel
+from car_ai_rl.sim.jit import inline_kernel, kernel
 from car_ai_rl.sim.layout import (
     ACCEL_MPS2,
     ACTIVE,
@@ -31,7 +31,7 @@ from car_ai_rl.sim.neighbours import NO_VEHICLE
 ARRIVAL_TOLERANCE_M = 1e-6  # closer than this to the lane centre counts as arrived
 
 
-@kernel
+@inline_kernel
 def advance_longitudinal(veh, b, j, accel_mps2, dt_s, speed_max_mps):
     """Exact constant-acceleration motion over dt_s; a braking vehicle stops, never reverses."""
     v0 = veh[SPEED_MPS, b, j]
@@ -58,7 +58,7 @@ def lateral_speed_limit_mps(speed_mps, p):
     return min(p.lateral_speed_max_mps, speed_mps * math.tan(p.lane_change_heading_max_rad))
 
 
-@kernel
+@inline_kernel
 def advance_lateral(veh, b, j, dt_s, p, cooldown_after_s):
     """Move a lane change along over dt_s; on arrival the vehicle belongs to its target lane
     and cools down for ``cooldown_after_s``."""

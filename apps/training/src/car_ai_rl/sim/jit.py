@@ -69,3 +69,12 @@ def kernel(fn: F) -> F:
     if _numba is None:
         return fn
     return _numba.njit(cache=True, nogil=True, error_model="numpy")(fn)  # type: ignore[return-value]
+
+
+def inline_kernel(fn: F) -> F:
+    """Like :func:`kernel`, for helpers called per vehicle or per action: inlined into every
+    compiled caller. A compiled call that passes arrays costs reference-count updates (atomic
+    operations) worth more than such a helper's own work."""
+    if _numba is None:
+        return fn
+    return _numba.njit(cache=True, nogil=True, error_model="numpy", inline="always")(fn)  # type: ignore[return-value]

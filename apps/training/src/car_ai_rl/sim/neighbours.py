@@ -8,20 +8,20 @@ tables built from the sorted order therefore always agree.
 
 import math
 
-from car_ai_rl.sim.jit import kernel
+from car_ai_rl.sim.jit import inline_kernel, kernel
 from car_ai_rl.sim.layout import ACTIVE, LANE, LENGTH_M, TARGET_LANE, X_M
 from car_ai_rl.sim.road import ahead_m
 
 NO_VEHICLE = -1
 
 
-@kernel
+@inline_kernel
 def occupies(veh, b, j, lane):
     """True when vehicle j takes part in traffic and is in, or moving into, ``lane``."""
     return veh[ACTIVE, b, j] > 0.5 and (veh[LANE, b, j] == lane or veh[TARGET_LANE, b, j] == lane)
 
 
-@kernel
+@inline_kernel
 def bumper_gap_m(veh, b, rear, front, ring_m):
     """Free distance from the rear vehicle's front bumper to the front vehicle's rear bumper."""
     return ahead_m(veh[X_M, b, front], veh[X_M, b, rear], ring_m) - 0.5 * (
@@ -29,7 +29,7 @@ def bumper_gap_m(veh, b, rear, front, ring_m):
     )
 
 
-@kernel
+@inline_kernel
 def distance_ahead_m(veh, b, j, x_m, me, ring_m):
     """How far vehicle j is ahead of position ``x_m`` of vehicle ``me`` (a full segment when j
     is level with it but ordered behind it)."""
@@ -39,7 +39,7 @@ def distance_ahead_m(veh, b, j, x_m, me, ring_m):
     return d
 
 
-@kernel
+@inline_kernel
 def distance_behind_m(veh, b, j, x_m, me, ring_m):
     """How far vehicle j is behind position ``x_m`` of vehicle ``me``."""
     d = ahead_m(x_m, veh[X_M, b, j], ring_m)
@@ -129,25 +129,26 @@ def sort_by_position(veh, b, order):
 
 
 @kernel
-def build_tables(veh, b, n_lanes, order, lead_tab, follow_tab, last):
-    """``lead_tab[i, L]`` / ``follow_tab[i, L]``: the nearest vehicle ahead of / behind i
-    occupying lane L (the ramp is lane n_lanes), around the periodic segment. Two passes in
-    each direction over the sorted ``order``; ``last`` is work space of n_lanes + 1."""
+def rank_of(order, rank):
+    """``rank[j]``: vehicle j's place in the sorted ``order``."""
+    for r in range(order.shape[0]):
+        rank[order[r]] = r
+
+
+@inline_kernel
+def nearest_in_lane(veh, b, order, rank, i, lane, ahead):
+    """The nearest vehicle ahead of (``ahead``) or behind vehicle i that occupies ``lane``,
+    walking the sorted ``order`` around the periodic segment (NO_VEHICLE when nobody else
+    occupies it). With vehicles spread over the lanes the walk is a few steps long, so this
+    costs about the lane count, whatever the density. ``rank``: see :func:`rank_of`."""
     n = order.shape[0]
-    lanes = n_lanes + 1
-    for direction in range(2):
-        table = lead_tab if direction == 0 else follow_tab
-        for lane in range(lanes):
-            last[lane] = NO_VEHICLE
-        for r in range(2 * n):
-            # leaders: walk from the front backward; followers: from the rear forward
-            pos = 2 * n - 1 - r if direction == 0 else r
-            j = order[pos % n]
-            if (direction == 0 and pos < n) or (direction == 1 and pos >= n):
-                for lane in range(lanes):
-                    table[j, lane] = last[lane] if last[lane] != j else NO_VEHICLE
-            if veh[ACTIVE, b, j] > 0.5:
-                last[int(veh[LANE, b, j])] = j
-                target = int(veh[TARGET_LANE, b, j])
-                if target != veh[LANE, b, j]:
-                    last[target] = j
+    r = rank[i]
+    for _ in range(n - 1):
+        if ahead:
+            r = r + 1 if r + 1 < n else 0
+        else:
+            r = r - 1 if r > 0 else n - 1
+        j = order[r]
+        if occupies(veh, b, j, lane):
+            return j
+    return NO_VEHICLE

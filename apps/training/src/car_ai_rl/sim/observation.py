@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from car_ai_rl.safety.supervisor import supervisor_neighbours
 from car_ai_rl.safety.verdicts import write_verdicts
 from car_ai_rl.sim.controls import DISCRETE_ACTION_NAMES, N_DISCRETE_ACTIONS
-from car_ai_rl.sim.jit import kernel
+from car_ai_rl.sim.jit import inline_kernel, kernel
 from car_ai_rl.sim.layout import (
     ACCEL_MPS2,
     CRUISE,
@@ -128,7 +128,7 @@ def ego_lane_ref(veh, b, p):
     return min(lane_of_y(veh[Y_M, b, 0], p.lane_width_m), p.n_lanes - 1)
 
 
-@kernel
+@inline_kernel
 def write_gap_block(veh, b, lead, follow, exists, ring_m, out, k):
     """One lane's (exists, front gap, closing, accel, rear gap, closing) at ``out[k:]``."""
     for f in range(GAP_BLOCK_SIZE):

@@ -13,7 +13,7 @@ length further on. Every along-road distance between two vehicles goes through
 
 import math
 
-from car_ai_rl.sim.jit import kernel
+from car_ai_rl.sim.jit import inline_kernel, kernel
 from car_ai_rl.sim.layout import EXIT_X_M, LANE, TARGET_LANE, X_M, Y_M
 
 
@@ -21,9 +21,9 @@ from car_ai_rl.sim.layout import EXIT_X_M, LANE, TARGET_LANE, X_M, Y_M
 def ahead_m(x_front_m, x_rear_m, ring_m):
     """How far ``x_front_m`` is ahead of ``x_rear_m`` along the periodic segment, in [0, ring_m)."""
     d = x_front_m - x_rear_m
-    if d < 0.0:
+    while d < 0.0:  # a vehicle can be a step's travel outside the segment until it is wrapped
         d += ring_m
-    elif d >= ring_m:
+    while d >= ring_m:
         d -= ring_m
     return d
 
@@ -34,14 +34,14 @@ def lane_of_y(y_m, lane_width_m):
     return int(math.floor(y_m / lane_width_m + 0.5))
 
 
-@kernel
+@inline_kernel
 def in_exit_zone(env, b, x_m, p):
     """True when ``x_m`` lies in the diverge zone of env b's exit."""
     start = env[EXIT_X_M, b]
     return start <= x_m <= start + p.exit_ramp_length_m
 
 
-@kernel
+@inline_kernel
 def ramp_available(veh, env, b, j, p):
     """True when vehicle j can start its move onto the ramp now: in the rightmost lane, not
     changing lanes, inside the diverge zone."""
@@ -53,7 +53,7 @@ def ramp_available(veh, env, b, j, p):
     )
 
 
-@kernel
+@inline_kernel
 def lane_change_progress(veh, b, j, lane_width_m):
     """0..1 through vehicle j's lane change (0 when none is under way)."""
     lane = veh[LANE, b, j]

@@ -16,7 +16,7 @@ import math
 import numpy as np
 
 from car_ai_rl.sim import streams
-from car_ai_rl.sim.idm import equilibrium_gap_m, equilibrium_speed_mps
+from car_ai_rl.sim.idm import equilibrium_gap_m, equilibrium_speed_mps, idm_accel
 from car_ai_rl.sim.jit import kernel
 from car_ai_rl.sim.layout import (
     ACCEL_MAX_MPS2,
@@ -149,6 +149,16 @@ def choose_heavy(veh, b, seed, n, p):
 
 
 @kernel
+def calm_speed_mps(speed_mps, gap_m, lead_speed_mps, desired_mps, headway_s, p):
+    """``speed_mps`` lowered so that a vehicle this far behind a leader at ``lead_speed_mps``
+    closes no faster than comfortable braking absorbs within its gap's surplus over the
+    equilibrium gap."""
+    surplus = gap_m - equilibrium_gap_m(speed_mps, desired_mps, headway_s, p.traffic_min_gap_m)
+    allowed = lead_speed_mps + math.sqrt(2.0 * p.traffic_decel_comfort_mps2 * max(surplus, 0.0))
+    return min(speed_mps, allowed)
+
+
+@kernel
 def calm_speeds(veh, env, b, members, count, p, ring_m):
     """Lower speeds around one lane (``members``: its vehicles from rear to front) until nobody
     closes on its leader faster than comfortable braking absorbs within the gap's surplus."""
@@ -165,15 +175,14 @@ def calm_speeds(veh, env, b, members, count, p, ring_m):
             )
             if gap < 0.0:
                 gap += ring_m
-            v = veh[SPEED_MPS, b, j]
-            surplus = gap - equilibrium_gap_m(
-                v, veh[DESIRED_SPEED_MPS, b, j], veh[HEADWAY_S, b, j], p.traffic_min_gap_m
+            veh[SPEED_MPS, b, j] = calm_speed_mps(
+                veh[SPEED_MPS, b, j],
+                gap,
+                veh[SPEED_MPS, b, lead],
+                veh[DESIRED_SPEED_MPS, b, j],
+                veh[HEADWAY_S, b, j],
+                p,
             )
-            allowed = veh[SPEED_MPS, b, lead] + math.sqrt(
-                2.0 * p.traffic_decel_comfort_mps2 * max(surplus, 0.0)
-            )
-            if v > allowed:
-                veh[SPEED_MPS, b, j] = allowed
 
 
 @kernel
@@ -271,42 +280,54 @@ def seam_gap(veh, b, lane, seam_m, ring_m):
 
 
 @kernel
-def try_reenter(veh, env, seeds, b, j, counter, p):
-    """Bring vehicle j (which left on the ramp) back as a new driver, at the segment's seam
-    far from the ego, into the lane with the most room there. False when no lane has room."""
+def try_reenter(veh, env, seeds, b, j, counter, p, lanes_taken):
+    """Bring vehicle j (which left on the ramp) back as a new driver at the segment's seam, far
+    from the ego, into the lane with the most room there: at a calm speed for the gap ahead,
+    and only where the vehicle behind need not brake harder than comfortably for it. One
+    vehicle per lane per step (``lanes_taken``: a bit per lane). False when no lane has room."""
     seed = seeds[b]
     ring = env[RING_LENGTH_M, b]
     x_ego = veh[X_M, b, 0]
     seam = x_ego - p.traffic_window_behind_m
     draw_driver(veh, b, j, seed, counter, p)
     length = veh[LENGTH_M, b, j]
-    need = length + 4.0 * p.traffic_min_gap_m
+    desired = veh[DESIRED_SPEED_MPS, b, j]
+    headway = veh[HEADWAY_S, b, j]
     best_lane = -1
     best_free = -1.0
-    best_rear = NO_VEHICLE
+    best_x = 0.0
+    best_speed = 0.0
     for lane in range(p.n_lanes):
-        if veh[HEAVY, b, j] > 0.5 and not heavy_allowed_in(lane, p):
+        if (lanes_taken >> lane) & 1 or (veh[HEAVY, b, j] > 0.5 and not heavy_allowed_in(lane, p)):
             continue
         rear, front, free = seam_gap(veh, b, lane, seam, ring)
-        if free >= need and free > best_free:
-            best_lane = lane
-            best_free = free
-            best_rear = rear
-    if best_lane < 0:
-        return False
-    gap = 0.5 * (best_free - length)
-    if best_rear == NO_VEHICLE:
+        if free < length + 4.0 * p.traffic_min_gap_m or free <= best_free:
+            continue
+        gap = 0.5 * (free - length)
+        speed = equilibrium_speed_mps(gap, desired, headway, p.traffic_min_gap_m)
         x = seam
-    else:
-        x = veh[X_M, b, best_rear] + 0.5 * veh[LENGTH_M, b, best_rear] + gap + 0.5 * length
-    speed = equilibrium_speed_mps(
-        gap, veh[DESIRED_SPEED_MPS, b, j], veh[HEADWAY_S, b, j], p.traffic_min_gap_m
-    )
-    front = leader_in_lane(veh, b, best_lane, seam, -1, ring)
-    if front != NO_VEHICLE:
-        speed = min(speed, veh[SPEED_MPS, b, front] + math.sqrt(2.0 * p.traffic_decel_comfort_mps2))
-    place_in_lane(veh, b, j, wrap_into_segment(x, x_ego, p, ring), best_lane, speed, p)
-    return True
+        if front != NO_VEHICLE:
+            speed = calm_speed_mps(speed, gap, veh[SPEED_MPS, b, front], desired, headway, p)
+            x = veh[X_M, b, rear] + 0.5 * veh[LENGTH_M, b, rear] + gap + 0.5 * length
+            v_rear = veh[SPEED_MPS, b, rear]
+            rear_accel = idm_accel(
+                v_rear,
+                veh[DESIRED_SPEED_MPS, b, rear],
+                gap,
+                v_rear - speed,
+                veh[HEADWAY_S, b, rear],
+                veh[ACCEL_MAX_MPS2, b, rear],
+                p.traffic_decel_comfort_mps2,
+                p.traffic_min_gap_m,
+                p.traffic_brake_max_mps2,
+            )
+            if rear_accel < -p.traffic_decel_comfort_mps2:
+                continue
+        best_lane, best_free, best_x, best_speed = lane, free, x, speed
+    if best_lane < 0:
+        return -1
+    place_in_lane(veh, b, j, wrap_into_segment(best_x, x_ego, p, ring), best_lane, best_speed, p)
+    return best_lane
 
 
 @kernel
@@ -322,7 +343,6 @@ def update_traffic_boundary(veh, env, seeds, b, p):
     n = int(env[VEHICLE_COUNT, b])
     for j in range(1, n):
         if veh[ACTIVE, b, j] < 0.5:
-            try_reenter(veh, env, seeds, b, j, counter, p)
             continue
         x = veh[X_M, b, j]
         on_ramp = veh[LANE, b, j] == p.n_lanes or veh[TARGET_LANE, b, j] == p.n_lanes
@@ -339,6 +359,13 @@ def update_traffic_boundary(veh, env, seeds, b, p):
             veh[X_M, b, j] = wrap_into_segment(x, x_ego, p, ring)
         if veh[EXIT_INTENT, b, j] > 0.5 and x > zone_end:
             veh[EXIT_INTENT, b, j] = 0.0
+    # then, with every representative on the segment, bring back those that left
+    lanes_taken = 0
+    for j in range(1, n):
+        if veh[ACTIVE, b, j] < 0.5:
+            lane = try_reenter(veh, env, seeds, b, j, counter, p, lanes_taken)
+            if lane >= 0:
+                lanes_taken |= 1 << lane
     if x_ego > zone_end + NEXT_EXIT_AFTER_M:
         env[EXIT_X_M, b] += lerp(
             p.exit_spacing_min_m,

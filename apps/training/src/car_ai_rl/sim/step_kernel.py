@@ -59,7 +59,7 @@ from car_ai_rl.sim.missions import (
     update_mission,
 )
 from car_ai_rl.sim.mobil import traffic_lane_decisions
-from car_ai_rl.sim.neighbours import NO_VEHICLE, build_tables, bumper_gap_m, sort_by_position
+from car_ai_rl.sim.neighbours import NO_VEHICLE, bumper_gap_m, rank_of, sort_by_position
 from car_ai_rl.sim.observation import observe
 from car_ai_rl.sim.reward import lane_potential, write_terms
 from car_ai_rl.sim.rng import next_episode_seed
@@ -125,24 +125,21 @@ def step_env(
     target_before = shaping_target_lane(env, b)
     potential_before = lane_potential(veh[Y_M, b, 0] / p.lane_width_m, target_before)
 
-    acc = scratch.acc
-    lead_tab, follow_tab, last = scratch.lead, scratch.follow, scratch.last
+    acc, rank = scratch.acc, scratch.rank
     lc_started = start_ego_lane_change(veh, env, b, request, p)
     sort_by_position(veh, b, order)
-    build_tables(veh, b, p.n_lanes, order, lead_tab, follow_tab, last)
-    traffic_lane_decisions(
-        veh, env, b, int(env[STEP, b]), p, ring, order, lead_tab, follow_tab, last
-    )
+    rank_of(order, rank)
+    traffic_lane_decisions(veh, env, b, int(env[STEP, b]), p, ring, order, rank)
 
     collided = False
     at_fault = False
     exited = False
     for s in range(p.substeps):
-        if s > 0:
+        if s > 0:  # the first substep uses the order sorted for the lane decisions
             sort_by_position(veh, b, order)
-            build_tables(veh, b, p.n_lanes, order, lead_tab, follow_tab, last)
+            rank_of(order, rank)
         acc[0] = pedal_accel_mps2(throttle, brake, veh[SPEED_MPS, b, 0], p)
-        traffic_accels(veh, env, b, p, ring, lead_tab, acc)
+        traffic_accels(veh, env, b, p, ring, order, rank, acc)
         for j in range(n):
             if veh[ACTIVE, b, j] > 0.5:
                 advance_longitudinal(veh, b, j, acc[j], h, p.speed_max_mps)
@@ -211,9 +208,7 @@ class Scratch(NamedTuple):
     """Per-thread work arrays of the step kernel."""
 
     acc: np.ndarray
-    lead: np.ndarray  # (N, n_lanes + 1) leader table
-    follow: np.ndarray  # (N, n_lanes + 1) follower table
-    last: np.ndarray  # (n_lanes + 1,) work space of the table builder
+    rank: np.ndarray  # each vehicle's place in the sorted order
     near: np.ndarray  # one vehicle's neighbours, see neighbours.neighbors
 
 
@@ -221,9 +216,7 @@ class Scratch(NamedTuple):
 def make_scratch(n_vehicles, n_lanes):
     return Scratch(
         np.empty(n_vehicles),
-        np.empty((n_vehicles, n_lanes + 1), dtype=np.int64),
-        np.empty((n_vehicles, n_lanes + 1), dtype=np.int64),
-        np.empty(n_lanes + 1, dtype=np.int64),
+        np.empty(n_vehicles, dtype=np.int64),
         np.empty(6, dtype=np.int64),
     )
 
