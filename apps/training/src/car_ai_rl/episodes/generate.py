@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -17,6 +16,8 @@ from car_ai_rl.episodes.outputs import (
     SUMMARY_FILE,
     TRACES_FILE,
     aggregate,
+    check_out_dir,
+    remove_other_videos,
     trace_columns,
     write_episodes_csv,
     write_traces,
@@ -51,15 +52,6 @@ def load_params_file(path: Path) -> SimParams:
         raise UserError(f"{path}: {prefix}{exc}") from None
 
 
-def make_out_dir(out_dir: Path) -> None:
-    try:
-        out_dir.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise UserError(f"--out: cannot create {out_dir}: {exc.strerror or exc}") from None
-    if not os.access(out_dir, os.W_OK):
-        raise UserError(f"--out: {out_dir} is not writable")
-
-
 def choose_params(policy: Policy, params_file: Path | None) -> tuple[SimParams, str]:
     """(params, where from): the --config file, else the model's training params, else defaults."""
     if params_file is not None:
@@ -80,11 +72,24 @@ def generate(
     batch_size: int = 512,
     progress: bool = True,
     log: Callable[[str], None] = print,
+    force: bool = False,
 ) -> dict[str, Any]:
-    """Write traces.npz, episodes.csv, summary.json (last) and GIFs; return the summary."""
+    """Write traces.npz, episodes.csv, summary.json (last) and GIFs; return the summary.
+
+    ``out_dir`` is checked before anything runs: it must be writable, and outputs of another
+    request there are replaced only with ``force``.
+    """
+    request = {
+        "policy": policy_source,
+        "episodes": int(n_episodes),
+        "seed": int(seed),
+        "supervisor": bool(supervisor),
+        "video": int(video),
+        "config": str(params_file) if params_file is not None else None,
+    }
+    check_out_dir(out_dir, request, force)
     policy = load_policy(policy_source)
     params, params_source = choose_params(policy, params_file)
-    make_out_dir(out_dir)
     seeds = np.arange(n_episodes, dtype=np.int64) + np.int64(seed)
     mode = "on" if supervisor else "off"
     log(
@@ -107,6 +112,7 @@ def generate(
     if video:
         log(f"rendering {video} episode(s) to GIF")
         videos = render_videos(policy, params, seeds[:video], supervisor, out_dir)
+    remove_other_videos(out_dir, videos)
     summary = {
         **aggregate(metrics),
         "policy": {"name": policy.name, **policy.identity()},
@@ -132,6 +138,7 @@ def generate(
             "videos": [p.name for p in videos],
         },
         "car_ai_rl_version": __version__,
+        "request": request,
     }
     write_json_atomic(out_dir / SUMMARY_FILE, summary)
     return summary

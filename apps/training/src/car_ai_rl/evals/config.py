@@ -29,7 +29,7 @@ from pydantic import (
 from car_ai_rl.errors import ConfigError
 from car_ai_rl.evals.fmt import threshold_text
 from car_ai_rl.evals.metrics import METRICS, BootstrapSettings
-from car_ai_rl.schema import ConfigModel, PathText, parse, read_yaml
+from car_ai_rl.schema import ConfigModel, Expects, PathText, parse, read_yaml
 from car_ai_rl.sim.params import SimParams, sim_params_from_dict
 
 DEFAULT_MISSION_LOG = Path("runs/mission_log.sqlite")
@@ -62,7 +62,9 @@ def _one_or_many(value: Any) -> Any:
     return [value] if isinstance(value, str) else value
 
 
-Name = Annotated[str, AfterValidator(_check_name)]
+Name = Annotated[
+    str, AfterValidator(_check_name), Expects("a name of letters, digits, '_', '.', '-'")
+]
 OnOff = Annotated[SupervisorMode, BeforeValidator(_on_off)]
 Names = Annotated[list[str], Field(min_length=1), BeforeValidator(_one_or_many)]
 
@@ -72,7 +74,7 @@ class CandidateSpec(ConfigModel):
 
     name: Name
     """Unique name (letters, digits, `_`, `.`, `-`)."""
-    source: str
+    source: Annotated[str, Expects("`heuristic` or a model file")]
     """`heuristic`, a path to an SB3 `.zip`, or a path to an `.onnx` file (must exist)."""
     baseline: bool = False
     """`true` on the one candidate the others are compared with."""

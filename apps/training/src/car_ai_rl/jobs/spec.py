@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 import shlex
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import Field, field_validator
 
@@ -19,7 +19,7 @@ from car_ai_rl.jobs.duration import parse_duration_s
 from car_ai_rl.jobs.entrypoints import entrypoint_problems
 from car_ai_rl.jobs.overrides import apply_overrides
 from car_ai_rl.jobs.registry import backend_class, backend_names
-from car_ai_rl.schema import ConfigModel, parse, read_yaml
+from car_ai_rl.schema import ConfigModel, Expects, parse, read_yaml
 
 DEFAULT_ARTIFACT_PATHS = [
     "checkpoints/*.zip",
@@ -37,6 +37,7 @@ DEFAULT_EXCLUDES = [
     "runs",
     "*.onnx",
 ]
+DURATION = "a duration: seconds, or text such as 45s, 15m, 6h, 1h30m, 2d"
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _JOB_NAME = re.compile(r"^[a-z0-9][a-z0-9-]{0,39}$")
 
@@ -45,7 +46,7 @@ class EntrypointSpec(ConfigModel):
     """The command to run and its `--name value` arguments. Placeholders `{output_dir}` and
     `{job_id}` are filled in `command`, `args` and `env` values."""
 
-    command: list[str]
+    command: Annotated[list[str], Expects("a command line, as text or a list of words")]
     """The program to run, e.g. `python scripts/train_ppo.py`; a string is split like a shell
     would (no shell features). A leading `python`/`python3` is the Python that runs the job.
     Arguments of our own commands (`scripts/train_*.py`, `scripts/export_onnx.py`,
@@ -144,16 +145,16 @@ def _duration(value: Any) -> Any:
 class JobSpec(ConfigModel):
     """A job spec (`car-ai-rl jobs create --spec FILE`, see `fireworks/rft-ppo.yaml`)."""
 
-    name: str = "job"
+    name: Annotated[str, Expects("1-40 lowercase letters, digits and dashes")] = "job"
     """Prefix of the job id: 1-40 lowercase letters, digits and dashes."""
     entrypoint: EntrypointSpec
     """What to run."""
     cluster: ClusterSpec = ClusterSpec()
     """Where to run it."""
-    max_duration: float | None = None
+    max_duration: Annotated[float | None, Expects(DURATION)] = None
     """Stop the job (marked `timed_out`) after this long: `90` (seconds), `45s`, `15m`, `6h`,
     `1h30m`, `2d`; `null` for no limit."""
-    stop_grace_period: float = 30.0
+    stop_grace_period: Annotated[float, Expects(DURATION)] = 30.0
     """When stopping: SIGINT, this long to checkpoint, then SIGTERM (same duration forms)."""
     env: dict[str, str] = Field(default_factory=dict)
     """Environment variables of the entrypoint (numbers become text, booleans `1`/`0`)."""

@@ -7,7 +7,7 @@
 - :func:`reference_markdown` turns a config class into its reference table.
 """
 
-from car_ai_rl.schema.describe import expectation
+from car_ai_rl.schema.describe import Expects, expectation
 from car_ai_rl.schema.files import read_yaml
 from car_ai_rl.schema.model import (
     ConfigModel,
@@ -25,6 +25,7 @@ from car_ai_rl.schema.reference import reference_markdown, undocumented_fields
 
 __all__ = [
     "ConfigModel",
+    "Expects",
     "Fraction",
     "IntList",
     "NonNegativeFloat",

@@ -19,6 +19,17 @@ from pydantic.fields import FieldInfo
 _BOUNDS = ("gt", "ge", "lt", "le")
 
 
+class Expects:
+    """Field metadata that states in words what the field takes, where its type alone would
+    mislead (``Annotated[float, Expects("a duration such as 90, 45s or 1h30m")]``)."""
+
+    def __init__(self, words: str) -> None:
+        self.words = words
+
+    def __repr__(self) -> str:
+        return f"Expects({self.words!r})"
+
+
 def _number(value: Any) -> str:
     if isinstance(value, float) and value.is_integer() and abs(value) < 1e15:
         return str(int(value)) if abs(value) >= 1e6 else f"{value:g}"
@@ -80,7 +91,11 @@ def _optional_arm(tp: Any) -> Any | None:
 def expectation(tp: Any, metadata: Iterable[Any] = (), plural: bool = False) -> str:
     """What a value of type ``tp`` with ``metadata`` constraints must be, in words."""
     tp, inner = unwrap(tp)
-    bounds = constraints([*metadata, *inner])
+    metadata = [*metadata, *inner]
+    stated = [item.words for item in metadata if isinstance(item, Expects)]
+    if stated:
+        return stated[0]
+    bounds = constraints(metadata)
     arm = _optional_arm(tp)
     if arm is not None:
         return f"{expectation(arm, bounds_metadata(bounds), plural)} or null"

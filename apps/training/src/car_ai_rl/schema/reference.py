@@ -42,6 +42,8 @@ def _default(info: Any) -> str:
         value = list(value)
     if isinstance(value, dict) and not value:
         return "`{}`"
+    if isinstance(value, str):
+        return f"`{value}`" if value else "empty"
     return f"`{shown(value if not hasattr(value, '__fspath__') else str(value))}`"
 
 

@@ -26,6 +26,7 @@ class EvalMetricsCallback(BaseCallback):
         self.every_steps = every_steps
         self.next_eval = every_steps
         self.last_metrics: dict[str, float] = {}
+        self.last_steps: int | None = None
 
     def _on_training_start(self) -> None:
         self.next_eval = next_multiple(self.num_timesteps, self.every_steps)
@@ -47,6 +48,7 @@ class EvalMetricsCallback(BaseCallback):
         self.logger.record("eval/supervised_collision_rate", supervised["collision_rate"])
         self.logger.dump(self.num_timesteps)
         self.last_metrics = metrics
+        self.last_steps = self.num_timesteps
         return metrics
 
     def measure(self, model: BaseAlgorithm) -> tuple[dict[str, float], dict[str, float]]:

@@ -35,7 +35,7 @@ MAX_ENVS = 100_000  # envs stepped together in training
 
 
 class PPOHyper(ConfigModel):
-    """PPO hyperparameters (stable-baselines3 ``PPO``)."""
+    """PPO hyperparameters (stable-baselines3 `PPO`)."""
 
     n_steps: PositiveInt = 1024
     """Env steps collected per env before each update."""
@@ -64,7 +64,7 @@ class PPOHyper(ConfigModel):
 
 
 class DQNHyper(ConfigModel):
-    """DQN hyperparameters (stable-baselines3 ``DQN``)."""
+    """DQN hyperparameters (stable-baselines3 `DQN`)."""
 
     learning_rate: PositiveFloat = 5e-4
     """Adam step size."""

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -145,12 +146,16 @@ def kickstart(
     epochs: int,
     batch_size: int,
     lr: float,
+    stop_requested: Callable[[], bool] = lambda: False,
 ) -> dict[str, float]:
-    """Rounds of drive-label-fit; returns the last round's statistics."""
+    """Rounds of drive-label-fit; returns the last round's statistics. Between rounds it stops
+    early when ``stop_requested()`` says so."""
     gamma = float(model.gamma)
     datasets: list[Demonstrations] = []
     stats: dict[str, float] = {}
     for k in range(rounds):
+        if stop_requested():
+            break
         driver = None if k == 0 else model
         datasets.append(
             drive(driver, params, action_mode, n_envs, n_steps, PRETRAIN_SEED + 1000 * k, gamma)

@@ -5,8 +5,8 @@
   ``<dir>.old-<time>`` and start over; nothing is deleted).
 - ``--resume`` continues only the run recorded in ``run.json``, with the same algorithm and
   config.
-- A lock file keeps two trainings out of one log dir; the system drops it when the process dies,
-  however it dies.
+- A lock on the log dir keeps two trainings out of it; the system drops the lock when the
+  process dies, however it dies.
 - ``run.json`` records the run: its id, resolved config, sim params and a history of every start
   and resume (command line, versions, time, steps).
 """
@@ -33,7 +33,6 @@ from car_ai_rl.train.config import TrainConfig
 
 RUN_FILE = "run.json"
 CONFIG_FILE = "config.yaml"
-LOCK_FILE = ".run.lock"
 _LEGACY_TEMPS = (".ppo-highway-final.partial.zip", ".dqn-highway-final.partial.zip")
 
 
@@ -46,25 +45,22 @@ def final_model_path(log_dir: Path, algo: str) -> Path:
 
 
 class RunLock:
-    """An exclusive ``flock`` on ``<log dir>/.run.lock``, holding the owner's pid."""
+    """An exclusive ``flock`` on the log dir itself (no lock file to leave behind)."""
 
     def __init__(self, log_dir: Path) -> None:
-        self.path = log_dir / LOCK_FILE
+        self.path = log_dir
         self.fd: int | None = None
 
     def acquire(self) -> None:
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        fd = os.open(self.path, os.O_RDONLY | os.O_DIRECTORY)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            owner = os.read(fd, 32).decode(errors="replace").strip() or "another process"
             os.close(fd)
             raise UserError(
-                f"--log-dir: a training run is in progress in {self.path.parent} (pid {owner}); "
-                "wait for it or choose another --log-dir"
+                f"--log-dir: a training run is in progress in {self.path}; wait for it or "
+                "choose another --log-dir"
             ) from None
-        os.ftruncate(fd, 0)
-        os.write(fd, str(os.getpid()).encode())
         self.fd = fd
 
     def release(self) -> None:
@@ -91,7 +87,9 @@ def inspect_log_dir(log_dir: Path) -> DirContents:
     if not log_dir.is_dir():
         return contents
     contents.entries = sorted(
-        p.name for p in log_dir.iterdir() if p.name != LOCK_FILE and not _is_temp(p.name)
+        p.name
+        for p in log_dir.iterdir()
+        if not _is_temp(p.name) and not p.name.startswith(".write-test.")
     )
     if checkpoint_dir(log_dir).is_dir() and not any(checkpoint_dir(log_dir).iterdir()):
         contents.entries = [e for e in contents.entries if e != checkpoint_dir(log_dir).name]
@@ -249,6 +247,8 @@ def claim(
 ) -> RunDir:
     """Take ``log_dir`` for this run (see the module docstring); raises UserError when the
     dir belongs to another run or a run is in progress there."""
+    if resume and not log_dir.is_dir():
+        raise UserError(f"--resume: no run to resume in {log_dir}; start one without --resume")
     prepare_log_dir(log_dir)
     lock = RunLock(log_dir)
     lock.acquire()

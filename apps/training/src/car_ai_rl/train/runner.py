@@ -26,7 +26,12 @@ from car_ai_rl.train.config import MAX_ENVS, TrainConfig
 from car_ai_rl.train.curriculum import params_at
 from car_ai_rl.train.pretrain import kickstart
 from car_ai_rl.train.run_dir import final_model_path
-from car_ai_rl.train.stop_request import StopOnRequestCallback, TrainingStopped, stop_requests
+from car_ai_rl.train.stop_request import (
+    StopOnRequestCallback,
+    StopRequest,
+    TrainingStopped,
+    stop_requests,
+)
 
 ALGO_CLASSES = {"ppo": PPO, "dqn": DQN}
 
@@ -96,7 +101,9 @@ def check_run_size(config: TrainConfig, total_steps: int, n_envs: int) -> None:
         )
 
 
-def _new_model(config: TrainConfig, env: HighwayMissionVecEnv, tb_dir: Path) -> BaseAlgorithm:
+def _new_model(
+    config: TrainConfig, env: HighwayMissionVecEnv, tb_dir: Path, stop: StopRequest
+) -> BaseAlgorithm:
     model = build_model(config, env, tb_dir)
     if config.algo == "ppo" and config.kickstart.enabled:
         k = config.kickstart
@@ -110,6 +117,7 @@ def _new_model(config: TrainConfig, env: HighwayMissionVecEnv, tb_dir: Path) -> 
             k.epochs,
             k.batch_size,
             k.learning_rate,
+            stop_requested=lambda: stop.requested,
         )
     return model
 
@@ -179,22 +187,29 @@ def _train(
     def save(model: BaseAlgorithm) -> Path:
         return save_checkpoint(model, log_dir, algo, buffers_kept)
 
-    model = _restore(config, env, run, tb_dir) if run.resumed else None
-    continuing = model is not None
-    if model is None:
-        if run.resumed:
-            print("no checkpoint of this run yet: starting it from step 0", file=sys.stderr)
-            run.note("restart", total_timesteps=total_steps, n_envs=n_envs)
-        model = _new_model(config, env, tb_dir)
-        if algo == "ppo" and config.kickstart.enabled:
-            save(model)  # the kickstart's result: a resume need not repeat it
-
-    checkpoints = CheckpointCallback(config.checkpoint_every_steps, save)
-    evaluator = EvalMetricsCallback(
-        target_params, config.action_mode, config.eval_episodes, config.eval_every_steps
-    )
-    remaining = total_steps - model.num_timesteps
     with stop_requests() as stop:
+        model = _restore(config, env, run, tb_dir) if run.resumed else None
+        continuing = model is not None
+        if model is None:
+            if run.resumed:
+                print("no checkpoint of this run yet: starting it from step 0", file=sys.stderr)
+                run.note("restart", total_timesteps=total_steps, n_envs=n_envs)
+            model = _new_model(config, env, tb_dir, stop)
+            if stop.requested:
+                run.set_status("stopped", stopped_at_steps=0)
+                raise TrainingStopped(
+                    "interrupted before the first checkpoint: nothing saved; --resume starts "
+                    "the run again",
+                    stop.exit_code,
+                )
+            if algo == "ppo" and config.kickstart.enabled:
+                save(model)  # the kickstart's result: a resume need not repeat it
+
+        checkpoints = CheckpointCallback(config.checkpoint_every_steps, save)
+        evaluator = EvalMetricsCallback(
+            target_params, config.action_mode, config.eval_episodes, config.eval_every_steps
+        )
+        remaining = total_steps - model.num_timesteps
         callbacks = CallbackList(
             [
                 StopOnRequestCallback(stop),
@@ -203,7 +218,7 @@ def _train(
                 evaluator,
             ]
         )
-        if remaining > 0:
+        if remaining > 0 and not stop.requested:
             model.learn(
                 total_timesteps=remaining,
                 callback=callbacks,
@@ -226,7 +241,9 @@ def _train(
     if not checkpoint_path(log_dir, algo, model.num_timesteps).exists():
         save(model)
     if config.eval_episodes > 0:
-        if remaining > 0:
+        if evaluator.last_steps == model.num_timesteps:
+            metrics = evaluator.last_metrics  # just evaluated at this very step
+        elif remaining > 0:
             metrics = evaluator.evaluate()
         else:
             metrics, _ = evaluator.measure(model)
