@@ -139,8 +139,9 @@ class TrainConfig(ConfigModel):
     seed: Seed = 0
     """Seeds the networks, the exploration and the training episodes."""
     torch_threads: int = Field(1, ge=1, le=256)
-    """Threads torch uses, the kickstart included. Results are bit-identical for a given
-    value; a different value may change them in the last bits."""
+    """Threads torch uses for the whole run, the kickstart included. `1` makes runs of the
+    same command, seed and machine bit-identical; more threads may be faster on large networks
+    but their results can differ from run to run in the last bits."""
     checkpoint_every_steps: PositiveInt = 100_000
     """Env steps between checkpoints (counted over the whole run, resumes included)."""
     eval_every_steps: PositiveInt = 100_000

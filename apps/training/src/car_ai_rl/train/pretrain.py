@@ -8,7 +8,6 @@ fitted to the discounted returns of those drives, so PPO starts from a consisten
 
 from __future__ import annotations
 
-import os
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -101,8 +100,8 @@ def fit(
 ) -> dict[str, float]:
     """Supervised updates of the actor (imitation) and the critic (returns)."""
     policy = model.policy
-    threads = torch.get_num_threads()
-    torch.set_num_threads(os.cpu_count() or 1)  # the simulator is idle while fitting
+    # Runs on torch's configured thread count, like the rest of training: raising it here made
+    # results depend on how the threads split the work (see car_ai_rl.train.reproducibility).
     optimizer = torch.optim.Adam(policy.parameters(), lr=lr)
     obs = torch.as_tensor(data.obs)
     labels = torch.as_tensor(data.labels)
@@ -128,7 +127,6 @@ def fit(
             torch.nn.utils.clip_grad_norm_(policy.parameters(), 1.0)
             optimizer.step()
             stats = {"actor_loss": actor_loss.item(), "value_loss": value_loss.item()}
-    torch.set_num_threads(threads)
     with torch.no_grad():
         dist = policy.get_distribution(obs).distribution
         if action_mode == "discrete":

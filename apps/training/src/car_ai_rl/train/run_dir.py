@@ -287,9 +287,9 @@ def _start(
         lock.acquire()
     record = new_record(config, total_steps, n_envs)
     run = RunDir(log_dir, record, lock, resumed=False, moved_to=moved_to)
+    run.note("start", total_timesteps=total_steps, n_envs=n_envs)  # run.json first: it marks
+    write_text_atomic(log_dir / CONFIG_FILE, config_yaml(config))  # the dir as this run's
     checkpoint_dir(log_dir).mkdir(exist_ok=True)
-    write_text_atomic(log_dir / CONFIG_FILE, config_yaml(config))
-    run.note("start", total_timesteps=total_steps, n_envs=n_envs)
     return run
 
 
