@@ -314,7 +314,8 @@ def _resume(
     if record.get("algo") != config.algo:
         raise UserError(
             f"--resume: {log_dir} holds a {record.get('algo')} run, not {config.algo}; "
-            f"resume it with train_{record.get('algo')}, or start over with --force"
+            f"resume it with scripts/train_{record.get('algo')}.py (car-ai-rl train --algo "
+            f"{record.get('algo')}), or start over with --force"
         )
     if "config" in record:
         difference = first_difference(record["config"], config.to_dict())
