@@ -8,7 +8,7 @@ import sys
 from collections.abc import Sequence
 
 from car_ai_rl import __version__
-from car_ai_rl.cli_args import CliParser
+from car_ai_rl.cli_args import CliParser, UsageError
 from car_ai_rl.errors import UserError
 
 # Modules that expose ``register(subparsers)``; each adds one or more subcommands whose
@@ -46,10 +46,15 @@ def report(exc: UserError) -> None:
 
 
 def run(argv: Sequence[str] | None = None, parser: argparse.ArgumentParser | None = None) -> int:
-    """Parse ``argv`` and run the chosen subcommand; user mistakes become messages."""
+    """Parse ``argv`` and run the chosen subcommand; user mistakes become one-line messages and
+    exit code 2 (a bad command line exits at once, as argparse does)."""
     parser = parser or build_parser()
     try:
         args = parser.parse_args(argv)
+    except UsageError as exc:
+        print(f"error: {exc.message}", file=sys.stderr)
+        raise SystemExit(exc.code) from None
+    try:
         if not getattr(args, "func", None):
             parser.print_help()
             return 2

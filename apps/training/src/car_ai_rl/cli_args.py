@@ -9,18 +9,22 @@ import re
 from collections.abc import Callable
 from typing import NoReturn
 
-from car_ai_rl.errors import UserError
-
 MAX_PORT = 65535
 
 
-class UsageError(UserError):
-    """A bad command line (unknown flag, missing or out-of-range value); exit code 2."""
+class UsageError(SystemExit):
+    """A bad command line (unknown flag, missing or out-of-range value). Like argparse's own
+    exit it is a ``SystemExit`` with code 2; it carries the one-line ``message`` instead of
+    having printed the usage."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(2)
+        self.message = message
 
 
 class CliParser(argparse.ArgumentParser):
-    """An ArgumentParser that raises :class:`UsageError` instead of printing usage and exiting,
-    so the caller reports it in one line like every other user mistake."""
+    """An ArgumentParser whose mistakes are one line: it raises :class:`UsageError` instead of
+    printing the usage, and ``car_ai_rl.cli.run`` prints ``error: <message>``."""
 
     def error(self, message: str) -> NoReturn:
         raise UsageError(f"{_flag_first(message)} (see {self.prog} --help)")

@@ -63,7 +63,7 @@ def entrypoint_problems(command: list[str], args: dict[str, Any]) -> list[tuple[
     try:
         parser.parse_args(words)
     except UsageError as exc:
-        return [_located(str(exc), args)]
+        return [_located(exc.message, args)]
     except SystemExit:  # --help or --version: the command would print and stop at once
         return [("entrypoint.args", "--help/--version would stop the command at once")]
     return []
