@@ -7,7 +7,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import yaml
 
 from car_ai_rl import __version__
 from car_ai_rl.atomic_io import write_json_atomic
@@ -24,9 +23,10 @@ from car_ai_rl.episodes.outputs import (
 )
 from car_ai_rl.episodes.rollout import run_episodes
 from car_ai_rl.episodes.video import render_videos
-from car_ai_rl.errors import ConfigError, UserError
+from car_ai_rl.errors import ConfigError
 from car_ai_rl.policies import Policy, load_policy
 from car_ai_rl.safety.supervisor import REASON_NAMES
+from car_ai_rl.schema import read_yaml
 from car_ai_rl.sim import layout
 from car_ai_rl.sim.observation import OBS_FEATURES, OBS_SCHEMA_VERSION
 from car_ai_rl.sim.params import SimParams, sim_params_from_dict
@@ -35,21 +35,16 @@ from car_ai_rl.sim.reward import REWARD_TERMS
 
 def load_params_file(path: Path) -> SimParams:
     """SimParams from a YAML mapping of its fields, or from a training config's ``env:``."""
-    if not path.is_file():
-        raise UserError(f"--config: file not found: {path}")
-    try:
-        data = yaml.safe_load(path.read_text()) or {}
-    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
-        raise UserError(f"{path}: not a readable YAML file: {exc}") from None
+    data = read_yaml(path, flag="--config") or {}
     if not isinstance(data, dict):
-        raise UserError(f"{path}: must hold a mapping of SimParams fields")
+        raise ConfigError(str(path), "must hold a mapping of SimParams fields")
     prefix = ""
     if isinstance(data.get("env"), dict):
-        data, prefix = data["env"], "env."
+        data, prefix = data["env"], "env"
     try:
         return sim_params_from_dict(data)
     except ConfigError as exc:
-        raise UserError(f"{path}: {prefix}{exc}") from None
+        raise exc.under(prefix) from None
 
 
 def choose_params(policy: Policy, params_file: Path | None) -> tuple[SimParams, str]:
