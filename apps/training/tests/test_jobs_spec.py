@@ -332,3 +332,19 @@ def test_dry_run_prints_the_resolved_command_and_starts_nothing(tmp_path, capsys
     assert resolved["max_duration"] is None
     assert "CAR_AI_RL_CURRICULUM=1 python fake_train.py --steps 20 --n-envs 2 --log-dir " in err
     assert not jobs_dir.exists()
+
+
+def test_jobs_list_reports_an_unreadable_jobs_dir(tmp_path, capsys, monkeypatch):
+    jobs_dir = tmp_path / "jobs"
+    jobs_dir.mkdir()
+    real_iterdir = Path.iterdir
+
+    def refuse(self):
+        if self == jobs_dir:
+            raise PermissionError(13, "Permission denied")
+        return real_iterdir(self)
+
+    monkeypatch.setattr(Path, "iterdir", refuse)
+    code, out, err = cli(capsys, "jobs", "list", "--jobs-dir", str(jobs_dir))
+    assert code == 2 and out == ""
+    assert err == f"error: --jobs-dir: cannot read {jobs_dir}: Permission denied\n"

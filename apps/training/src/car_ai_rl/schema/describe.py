@@ -79,7 +79,7 @@ def _is_model(tp: Any) -> bool:
     return isinstance(tp, type) and issubclass(tp, BaseModel)
 
 
-def _optional_arm(tp: Any) -> Any | None:
+def optional_arm(tp: Any) -> Any | None:
     """``X`` for ``X | None``, else None."""
     if typing.get_origin(tp) in (Union, types.UnionType):
         arms = [arm for arm in typing.get_args(tp) if arm is not type(None)]
@@ -96,7 +96,7 @@ def expectation(tp: Any, metadata: Iterable[Any] = (), plural: bool = False) -> 
     if stated:
         return stated[0]
     bounds = constraints(metadata)
-    arm = _optional_arm(tp)
+    arm = optional_arm(tp)
     if arm is not None:
         return f"{expectation(arm, bounds_metadata(bounds), plural)} or null"
     origin = typing.get_origin(tp)
@@ -153,7 +153,7 @@ def field_at(model: type[BaseModel], loc: Sequence[int | str]) -> tuple[Any, lis
     metadata: list[Any] = []
     for part in loc:
         tp, inner = unwrap(tp)
-        arm = _optional_arm(tp)
+        arm = optional_arm(tp)
         if arm is not None:
             tp, inner = unwrap(arm)
         origin = typing.get_origin(tp)

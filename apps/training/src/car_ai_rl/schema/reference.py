@@ -9,14 +9,14 @@ from typing import Any
 from pydantic import BaseModel
 from pydantic_core import PydanticUndefined
 
-from car_ai_rl.schema.describe import _optional_arm, expectation, unwrap
+from car_ai_rl.schema.describe import expectation, optional_arm, unwrap
 from car_ai_rl.schema.parse import shown
 
 
 def _sections(tp: Any) -> tuple[type[BaseModel], str] | None:
     """(model, path suffix) when ``tp`` is a nested config section or a list of them."""
     tp, _ = unwrap(tp)
-    tp = _optional_arm(tp) or tp
+    tp = optional_arm(tp) or tp
     tp, _ = unwrap(tp)
     if isinstance(tp, type) and issubclass(tp, BaseModel):
         return tp, ""
