@@ -71,7 +71,7 @@ def _train(config: dict, *extra: str, script: str = "train_ppo.py", **kw) -> dic
 
 
 CASES = [
-    # training config values (from the field reports)
+    # training config values users get wrong
     Case("lr-text", named="ppo.learning_rate", **_train(_config(**{"ppo.learning_rate": "fast"}))),
     Case("lr-nan", named="ppo.learning_rate", **_train(_config(**{"ppo.learning_rate": math.nan}))),
     Case(

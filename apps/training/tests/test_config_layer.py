@@ -173,7 +173,7 @@ def test_the_config_reference_is_current_and_complete() -> None:
         ),
     ],
 )
-def test_training_config_mistakes_from_the_field_reports(data: dict, line: str) -> None:
+def test_training_config_mistakes_users_make(data: dict, line: str) -> None:
     with pytest.raises(ConfigError) as caught:
         build_config(data, {}, {})
     assert str(caught.value) == line
