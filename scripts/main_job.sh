@@ -2,12 +2,20 @@
 # The main job on embedded defaults: train PPO with the seed command, export it to ONNX, roll
 # out and evaluate it against the heuristic driver, then serve the voice-driven simulator.
 # STEPS=... overrides the step count (default: the seed's 1,500,000); SERVE=0 skips serving.
+# Run again, it continues the training in $LOG_DIR (nothing to do if it finished; more steps if
+# STEPS grew); FRESH=1 moves that run aside to $LOG_DIR.old-<time> and trains a new one.
 set -euo pipefail
 cd "$(dirname "$0")/../apps/training"
 . .venv/bin/activate
 STEPS=${STEPS:-1500000}
 LOG_DIR=${LOG_DIR:-runs/ppo-local}
-python scripts/train_ppo.py --steps "$STEPS" --n-envs 4 --log-dir "$LOG_DIR"
+RUN=()
+if [ "${FRESH:-0}" != 0 ]; then
+  RUN=(--force)
+elif [ -f "$LOG_DIR/run.json" ]; then
+  RUN=(--resume)
+fi
+python scripts/train_ppo.py --steps "$STEPS" --n-envs 4 --log-dir "$LOG_DIR" ${RUN[@]+"${RUN[@]}"}
 python scripts/export_onnx.py "$LOG_DIR/ppo-highway-final.zip" "$LOG_DIR/ppo-highway-final.onnx"
 car-ai-rl episodes --policy "$LOG_DIR/ppo-highway-final.zip" --episodes 500 --seed 1 \
   --out "$LOG_DIR/episodes" --video 2

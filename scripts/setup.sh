@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Create apps/training/.venv and install car-ai-rl with its test and benchmark extras.
+# Create apps/training/.venv and install car-ai-rl with its test, benchmark and Ray extras
+# (the Ray job backend's tests need Ray).
 # torch is installed first, pinned, so that no other requirement can pull a CUDA build.
 set -euo pipefail
 cd "$(dirname "$0")/../apps/training"
@@ -10,7 +11,7 @@ fi
 . .venv/bin/activate
 python -m pip install --quiet --upgrade pip
 python -m pip install --quiet "torch==2.13.0"
-python -m pip install --quiet -e ".[dev,bench]"
+python -m pip install --quiet -e ".[dev,bench,ray]"
 # the simulator app: its package, onnxruntime-web from npm, and Debian's chromium for the
 # browser tests (driven by the playwright Python package; no browser download)
 python -m pip install --quiet -e ../simulator playwright

@@ -426,3 +426,18 @@ def test_sb3_algorithms_run_on_the_vec_env(tmp_path) -> None:
     model.learn(total_timesteps=128)
     action, _ = model.predict(vec.reset(), deterministic=True)
     assert action.shape == (4, 3)
+
+
+def test_importing_the_package_alone_registers_the_env() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import gymnasium as gym, car_ai_rl\n"
+        "env = gym.make('car_ai_rl/HighwayMission-v0')\n"
+        "obs, _ = env.reset(seed=1)\n"
+        "print(obs.shape)\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == f"({OBS_DIM},)"

@@ -137,6 +137,22 @@ def test_export_subcommand_without_check(models, tmp_path):
     assert [p.name for p in out.parent.iterdir()] == ["dqn.onnx"]
 
 
+def test_an_export_removes_what_a_killed_export_left(models, tmp_path):
+    import subprocess
+    import sys
+
+    dead = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True
+    )
+    out = tmp_path / "dqn.onnx"
+    stale = tmp_path / f".dqn.onnx.{int(dead.stdout)}.0badc0de.tmp"  # its writer has exited
+    other = tmp_path / f".other.onnx.{int(dead.stdout)}.0badc0de.tmp"  # another file's: kept
+    stale.write_bytes(b"half an onnx file")
+    other.write_bytes(b"half another")
+    assert run(["export", str(models.zips["dqn"]), str(out), "--no-check"]) == 0
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(["dqn.onnx", other.name])
+
+
 def test_failed_parity_exits_1_and_writes_nothing(models, tmp_path, monkeypatch, capsys):
     from car_ai_rl.export import actor
 

@@ -25,6 +25,7 @@ from car_ai_rl.jobs.record import JobStatus
 from car_ai_rl.jobs.store import JobStore
 
 pytestmark = pytest.mark.slow
+pytest.importorskip("ray", reason="Ray comes with the ray extra: pip install -e .[ray]")
 
 
 @pytest.fixture(scope="module")

@@ -8,10 +8,11 @@ import pytest
 import yaml
 from test_jobs_support import TRAINING_DIR, cli, write_fake_project, write_spec
 
+from car_ai_rl.errors import ConfigError
 from car_ai_rl.jobs.command import render_command, render_env
 from car_ai_rl.jobs.duration import parse_duration_s
 from car_ai_rl.jobs.overrides import OverrideError, apply_overrides
-from car_ai_rl.jobs.spec import SpecError, load_spec, validate_spec
+from car_ai_rl.jobs.spec import load_spec, validate_spec
 
 SEED_SPEC = TRAINING_DIR / "fireworks" / "rft-ppo.yaml"
 
@@ -148,40 +149,46 @@ def _drop(raw: dict, dotted: str) -> dict:
         (lambda r: _set(r, "entrypoint.args", [1]), "entrypoint.args: must be a mapping"),
         (
             lambda r: _set(r, "entrypoint.args.steps", {"n": 1}),
-            "entrypoint.args: steps: must be a string, number",
+            "entrypoint.args.steps: must be a string, number",
         ),
         (
             lambda r: _set(r, "entrypoint.args.--steps", 1),
-            "entrypoint.args: '--steps': write argument names",
+            "entrypoint.args.--steps: write argument names",
         ),
-        (lambda r: _set(r, "cluster.resources.cpus", 0), "cluster.resources.cpus: must be >= 1"),
+        (
+            lambda r: _set(r, "cluster.resources.cpus", 0),
+            "cluster.resources.cpus: must be a number >= 1, got 0",
+        ),
         (
             lambda r: _set(r, "cluster.resources.cpus", "many"),
-            "cluster.resources.cpus: must be a number",
+            "cluster.resources.cpus: must be a number >= 1, got 'many'",
         ),
-        (lambda r: _set(r, "cluster.resources.gpus", -1), "cluster.resources.gpus: must be >= 0"),
+        (
+            lambda r: _set(r, "cluster.resources.gpus", -1),
+            "cluster.resources.gpus: must be a number >= 0, got -1",
+        ),
         (
             lambda r: _set(r, "cluster.resources.memory_mb", 1.5),
-            "cluster.resources.memory_mb: must be an integer",
+            "cluster.resources.memory_mb: must be an integer >= 1 or null, got 1.5",
         ),
         (
             lambda r: _set(r, "cluster.backend", "k8s"),
             "cluster.backend: must be one of: local, ray (got 'k8s')",
         ),
-        (lambda r: _set(r, "cluster.region", "eu"), "cluster.region: unknown field"),
-        (lambda r: _set(r, "colour", "red"), "colour: unknown field"),
-        (lambda r: _set(r, "cluster", "big"), "cluster: must be a mapping"),
+        (lambda r: _set(r, "cluster.region", "eu"), "cluster.region: unknown key"),
+        (lambda r: _set(r, "colour", "red"), "colour: unknown key"),
+        (lambda r: _set(r, "cluster", "big"), "cluster: must be a mapping, got 'big'"),
         (
             lambda r: _set(r, "max_duration", "soon"),
             "max_duration: cannot read 'soon' as a duration",
         ),
         (lambda r: _set(r, "max_duration", "0s"), "max_duration: must be > 0"),
         (lambda r: _set(r, "stop_grace_period", -3), "stop_grace_period: must be > 0"),
-        (lambda r: _set(r, "env", ["A=1"]), "env: must be a mapping"),
-        (lambda r: _set(r, "env.1BAD", "x"), "env: '1BAD': not a valid environment variable name"),
+        (lambda r: _set(r, "env", ["A=1"]), 'env: must be a mapping, got ["A=1"]'),
+        (lambda r: _set(r, "env.1BAD", "x"), "env.1BAD: not a valid environment variable name"),
         (
             lambda r: _set(r, "env.CAR_AI_RL_MIX", [1, 2]),
-            "env: CAR_AI_RL_MIX: must be a string, number or boolean",
+            "env.CAR_AI_RL_MIX: must be a string, number or boolean",
         ),
         (
             lambda r: _set(r, "artifacts.paths", ["/etc/*"]),
@@ -211,22 +218,24 @@ def _drop(raw: dict, dotted: str) -> dict:
     ],
 )
 def test_each_kind_of_error_names_its_path(change, expected):
-    with pytest.raises(SpecError) as caught:
+    with pytest.raises(ConfigError) as caught:
         validate_spec(change(_raw()))
     assert str(caught.value).startswith(expected), str(caught.value)
 
 
 def test_spec_must_be_a_mapping():
-    with pytest.raises(SpecError, match=r"^spec: must be a mapping"):
+    with pytest.raises(ConfigError, match=r"^spec: must be a mapping"):
         validate_spec(["entrypoint"])
 
 
 def test_every_problem_is_reported_at_once():
     raw = _set(_set(_raw(), "cluster.resources.cpus", 0), "colour", "red")
-    with pytest.raises(SpecError) as caught:
+    with pytest.raises(ConfigError) as caught:
         validate_spec(raw)
     assert [path for path, _ in caught.value.problems] == ["cluster.resources.cpus", "colour"]
-    assert str(caught.value) == "cluster.resources.cpus: must be >= 1\ncolour: unknown field"
+    assert str(caught.value) == (
+        "cluster.resources.cpus: must be a number >= 1, got 0\ncolour: unknown key"
+    )
     assert caught.value.field == "cluster.resources.cpus"
 
 
@@ -261,7 +270,7 @@ def test_cli_bad_spec_is_a_message_and_exit_code_2(tmp_path, capsys):
         str(jobs_dir),
     )
     assert code == 2
-    assert err == "error: cluster.resources.cpus: must be >= 1\n"
+    assert err == "error: cluster.resources.cpus: must be a number >= 1, got 0\n"
     assert out == ""
     assert not jobs_dir.exists()
 
@@ -269,7 +278,7 @@ def test_cli_bad_spec_is_a_message_and_exit_code_2(tmp_path, capsys):
 @pytest.mark.parametrize(
     ("argv", "message"),
     [
-        (["--spec", "missing.yaml"], "spec file not found: missing.yaml"),
+        (["--spec", "missing.yaml"], "--spec: file not found: missing.yaml"),
         (["--spec", "{bad}"], "invalid YAML (line 2, column 1)"),
         (["--spec", "{empty}"], "the spec file is empty"),
         (
@@ -323,3 +332,19 @@ def test_dry_run_prints_the_resolved_command_and_starts_nothing(tmp_path, capsys
     assert resolved["max_duration"] is None
     assert "CAR_AI_RL_CURRICULUM=1 python fake_train.py --steps 20 --n-envs 2 --log-dir " in err
     assert not jobs_dir.exists()
+
+
+def test_jobs_list_reports_an_unreadable_jobs_dir(tmp_path, capsys, monkeypatch):
+    jobs_dir = tmp_path / "jobs"
+    jobs_dir.mkdir()
+    real_iterdir = Path.iterdir
+
+    def refuse(self):
+        if self == jobs_dir:
+            raise PermissionError(13, "Permission denied")
+        return real_iterdir(self)
+
+    monkeypatch.setattr(Path, "iterdir", refuse)
+    code, out, err = cli(capsys, "jobs", "list", "--jobs-dir", str(jobs_dir))
+    assert code == 2 and out == ""
+    assert err == f"error: --jobs-dir: cannot read {jobs_dir}: Permission denied\n"

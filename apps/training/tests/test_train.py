@@ -14,9 +14,9 @@ from stable_baselines3 import DQN, PPO
 
 from car_ai_rl.errors import ConfigError
 from car_ai_rl.sim.params import SimParams
+from car_ai_rl.train.checkpoints import checkpoints_newest_first, replay_buffer_path
 from car_ai_rl.train.config import Curriculum, build_config, env_overrides
 from car_ai_rl.train.curriculum import params_at
-from car_ai_rl.train.runner import newest_checkpoint, replay_buffer_path
 
 APP = Path(__file__).resolve().parents[1]
 TINY = {
@@ -70,7 +70,8 @@ def test_short_run_writes_every_output(tmp_path: Path, algo: str) -> None:
     assert model.num_timesteps >= 2048
     assert list((log_dir / "checkpoints").glob(f"{algo}_*_steps.zip"))
     if algo == "dqn":  # --resume must find the buffer CheckpointCallback saved
-        assert replay_buffer_path(newest_checkpoint(log_dir)).is_file()
+        newest = checkpoints_newest_first(log_dir, algo)[0][1]
+        assert replay_buffer_path(newest).is_file()
     events = list((log_dir / "tb").rglob("events.out.tfevents.*"))
     assert events
     run = json.loads((log_dir / "run.json").read_text())
@@ -115,15 +116,15 @@ def test_interrupt_saves_checkpoint_and_resume_continues(tmp_path: Path, sig: in
     ]
     proc = subprocess.Popen([sys.executable, *args], cwd=APP, stderr=subprocess.PIPE, text=True)
     deadline = time.time() + 300
-    while not (log_dir / "run.json").exists() and time.time() < deadline:
-        time.sleep(0.5)
+    while not (log_dir / "checkpoints" / "ppo_0_steps.zip").exists() and time.time() < deadline:
+        time.sleep(0.5)  # the kickstart's checkpoint: PPO starts now
     time.sleep(5)  # let it train a while
     proc.send_signal(sig)
     _, err = proc.communicate(timeout=120)
     assert proc.returncode == 128 + sig, err
     assert "interrupted: saved" in err and "Traceback" not in err
-    checkpoint = newest_checkpoint(log_dir)
-    assert checkpoint is not None, err
+    assert checkpoints_newest_first(log_dir, "ppo"), err
+    checkpoint = checkpoints_newest_first(log_dir, "ppo")[0][1]
     steps_at_kill = PPO.load(checkpoint, device="cpu").num_timesteps
     assert steps_at_kill > 0
     resumed = run_script([*args[:2], str(steps_at_kill + 512), *args[3:], "--resume"])
@@ -136,9 +137,9 @@ def test_interrupt_saves_checkpoint_and_resume_continues(tmp_path: Path, sig: in
 @pytest.mark.parametrize(
     ("extra", "message"),
     [
-        (["--resume"], "--resume: no checkpoint"),
+        (["--resume"], "--resume: no run to resume"),
         (["--config", "missing.yaml"], "--config: file not found"),
-        (["--steps", "0"], "--steps: must be >= 1"),
+        (["--steps", "0"], "--steps: must be an integer in [1, "),
     ],
 )
 def test_bad_input_exits_with_message(tmp_path: Path, extra: list[str], message: str) -> None:
@@ -161,7 +162,7 @@ def test_unwritable_log_dir(tmp_path: Path) -> None:
     [
         ({"ppo": {"n_stepz": 3}}, "ppo.n_stepz: unknown key"),
         ({"env": {"n_lanes": 9}}, "env.n_lanes: must be <= 5"),
-        ({"action_mode": "sideways"}, "action_mode: must be discrete or continuous"),
+        ({"action_mode": "sideways"}, "action_mode: must be one of discrete, continuous"),
         ({"curriculum": {"ramp_fraction": 2.0}}, "curriculum.ramp_fraction"),
     ],
 )

@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from car_ai_rl.cli_args import MAX_PORT, port_number
 from car_ai_rl.errors import UserError
 
 APP_PACKAGE = "car_ai_sim_app"
@@ -21,7 +22,9 @@ def register(subparsers: Any) -> None:
         "sends passes the safety supervisor; missions come from typed or spoken commands.",
     )
     parser.add_argument("--host", default="127.0.0.1", help="bind address (default 127.0.0.1)")
-    parser.add_argument("--port", type=int, default=8000, help="port (default 8000)")
+    parser.add_argument(
+        "--port", type=port_number, default=8000, help=f"port, 1-{MAX_PORT} (default 8000)"
+    )
     source = parser.add_mutually_exclusive_group()
     source.add_argument(
         "--model",
@@ -46,7 +49,7 @@ def register(subparsers: Any) -> None:
         "--time-scale",
         type=float,
         default=1.0,
-        help="simulated seconds per wall second (default 1: real time)",
+        help="simulated seconds per wall second, 0.1-20 (default 1: real time)",
     )
     parser.add_argument(
         "--allow-origin",

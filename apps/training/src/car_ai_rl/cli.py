@@ -8,6 +8,7 @@ import sys
 from collections.abc import Sequence
 
 from car_ai_rl import __version__
+from car_ai_rl.cli_args import CliParser, UsageError
 from car_ai_rl.errors import UserError
 
 # Modules that expose ``register(subparsers)``; each adds one or more subcommands whose
@@ -24,7 +25,7 @@ SUBCOMMAND_MODULES: tuple[str, ...] = (
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="car-ai-rl", description=__doc__)
+    parser = CliParser(prog="car-ai-rl", description=__doc__)
     parser.add_argument("--version", action="version", version=f"car-ai-rl {__version__}")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     for module_name in SUBCOMMAND_MODULES:
@@ -38,17 +39,28 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def report(exc: UserError) -> None:
+    """Print a user mistake: ``error: `` before each of its lines, on stderr."""
+    for line in str(exc).splitlines() or [""]:
+        print(f"error: {line}", file=sys.stderr)
+
+
 def run(argv: Sequence[str] | None = None, parser: argparse.ArgumentParser | None = None) -> int:
-    """Parse ``argv`` and run the chosen subcommand; user mistakes become messages."""
+    """Parse ``argv`` and run the chosen subcommand; user mistakes become one-line messages and
+    exit code 2 (a bad command line exits at once, as argparse does)."""
     parser = parser or build_parser()
-    args = parser.parse_args(argv)
-    if not getattr(args, "func", None):
-        parser.print_help()
-        return 2
     try:
+        args = parser.parse_args(argv)
+    except UsageError as exc:
+        print(f"error: {exc.message}", file=sys.stderr)
+        raise SystemExit(exc.code) from None
+    try:
+        if not getattr(args, "func", None):
+            parser.print_help()
+            return 2
         return int(args.func(args) or 0)
     except UserError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        report(exc)
         return exc.exit_code
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 
 class UserError(Exception):
     """A mistake in user input (config, file, flag). The CLI prints the message and exits."""
@@ -15,9 +17,33 @@ class UserError(Exception):
 
 
 class ConfigError(UserError, ValueError):
-    """A bad configuration value. The message starts with the field's path."""
+    """One or more bad configuration values, each reported as ``full.path: problem``.
 
-    def __init__(self, field: str, problem: str) -> None:
+    ``field`` and ``problem`` are the first problem; ``problems`` lists all of them, and the
+    message holds one line per problem.
+    """
+
+    def __init__(self, field: str, problem: str, *, more: Sequence[tuple[str, str]] = ()) -> None:
         self.field = field
         self.problem = problem
-        super().__init__(f"{field}: {problem}")
+        self.problems: list[tuple[str, str]] = [(field, problem), *more]
+        super().__init__("\n".join(f"{path}: {text}" for path, text in self.problems))
+
+    @classmethod
+    def of(cls, problems: Sequence[tuple[str, str]]) -> ConfigError:
+        """One error holding every ``(path, problem)`` of ``problems`` (at least one)."""
+        (field, problem), *more = problems
+        return cls(field, problem, more=more)
+
+    def under(self, prefix: str) -> ConfigError:
+        """The same problems with every path placed under ``prefix`` (``env`` -> ``env.x``)."""
+        return ConfigError.of([(join_path(prefix, path), text) for path, text in self.problems])
+
+
+def join_path(prefix: str, path: str) -> str:
+    """``env`` + ``n_lanes`` -> ``env.n_lanes``; ``suites`` + ``[1].x`` -> ``suites[1].x``."""
+    if not prefix:
+        return path
+    if not path:
+        return prefix
+    return prefix + path if path.startswith("[") else f"{prefix}.{path}"

@@ -60,6 +60,11 @@ def register(subparsers: Any) -> None:
         metavar="B",
         help="episodes simulated together (default 512)",
     )
+    parser.add_argument(
+        "--force",
+        action="store_true",
+        help="replace the outputs of another command in --out (default: refuse)",
+    )
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     parser.set_defaults(func=_cmd_episodes)
 
@@ -91,6 +96,7 @@ def _cmd_episodes(args: argparse.Namespace) -> int:
         params_file=args.config,
         batch_size=args.batch_size,
         progress=not args.no_progress,
+        force=args.force,
         log=lambda message: print(message, file=sys.stderr, flush=True),
     )
     print(

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-import yaml
 
 from car_ai_rl import __version__
 from car_ai_rl.atomic_io import write_json_atomic
@@ -17,15 +15,18 @@ from car_ai_rl.episodes.outputs import (
     SUMMARY_FILE,
     TRACES_FILE,
     aggregate,
+    check_out_dir,
+    remove_other_videos,
     trace_columns,
     write_episodes_csv,
     write_traces,
 )
 from car_ai_rl.episodes.rollout import run_episodes
 from car_ai_rl.episodes.video import render_videos
-from car_ai_rl.errors import ConfigError, UserError
+from car_ai_rl.errors import ConfigError
 from car_ai_rl.policies import Policy, load_policy
 from car_ai_rl.safety.supervisor import REASON_NAMES
+from car_ai_rl.schema import read_yaml
 from car_ai_rl.sim import layout
 from car_ai_rl.sim.observation import OBS_FEATURES, OBS_SCHEMA_VERSION
 from car_ai_rl.sim.params import SimParams, sim_params_from_dict
@@ -34,30 +35,16 @@ from car_ai_rl.sim.reward import REWARD_TERMS
 
 def load_params_file(path: Path) -> SimParams:
     """SimParams from a YAML mapping of its fields, or from a training config's ``env:``."""
-    if not path.is_file():
-        raise UserError(f"--config: file not found: {path}")
-    try:
-        data = yaml.safe_load(path.read_text()) or {}
-    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
-        raise UserError(f"{path}: not a readable YAML file: {exc}") from None
+    data = read_yaml(path, flag="--config") or {}
     if not isinstance(data, dict):
-        raise UserError(f"{path}: must hold a mapping of SimParams fields")
+        raise ConfigError(str(path), "must hold a mapping of SimParams fields")
     prefix = ""
     if isinstance(data.get("env"), dict):
-        data, prefix = data["env"], "env."
+        data, prefix = data["env"], "env"
     try:
         return sim_params_from_dict(data)
     except ConfigError as exc:
-        raise UserError(f"{path}: {prefix}{exc}") from None
-
-
-def make_out_dir(out_dir: Path) -> None:
-    try:
-        out_dir.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise UserError(f"--out: cannot create {out_dir}: {exc.strerror or exc}") from None
-    if not os.access(out_dir, os.W_OK):
-        raise UserError(f"--out: {out_dir} is not writable")
+        raise exc.under(prefix) from None
 
 
 def choose_params(policy: Policy, params_file: Path | None) -> tuple[SimParams, str]:
@@ -80,11 +67,24 @@ def generate(
     batch_size: int = 512,
     progress: bool = True,
     log: Callable[[str], None] = print,
+    force: bool = False,
 ) -> dict[str, Any]:
-    """Write traces.npz, episodes.csv, summary.json (last) and GIFs; return the summary."""
+    """Write traces.npz, episodes.csv, summary.json (last) and GIFs; return the summary.
+
+    ``out_dir`` is checked before anything runs: it must be writable, and outputs of another
+    request there are replaced only with ``force``.
+    """
+    request = {
+        "policy": policy_source,
+        "episodes": int(n_episodes),
+        "seed": int(seed),
+        "supervisor": bool(supervisor),
+        "video": int(video),
+        "config": str(params_file) if params_file is not None else None,
+    }
+    check_out_dir(out_dir, request, force)
     policy = load_policy(policy_source)
     params, params_source = choose_params(policy, params_file)
-    make_out_dir(out_dir)
     seeds = np.arange(n_episodes, dtype=np.int64) + np.int64(seed)
     mode = "on" if supervisor else "off"
     log(
@@ -107,6 +107,7 @@ def generate(
     if video:
         log(f"rendering {video} episode(s) to GIF")
         videos = render_videos(policy, params, seeds[:video], supervisor, out_dir)
+    remove_other_videos(out_dir, videos)
     summary = {
         **aggregate(metrics),
         "policy": {"name": policy.name, **policy.identity()},
@@ -132,6 +133,7 @@ def generate(
             "videos": [p.name for p in videos],
         },
         "car_ai_rl_version": __version__,
+        "request": request,
     }
     write_json_atomic(out_dir / SUMMARY_FILE, summary)
     return summary

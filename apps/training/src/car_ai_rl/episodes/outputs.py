@@ -7,19 +7,72 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import math
+import os
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from car_ai_rl.atomic_io import atomic_path, write_text_atomic
+from car_ai_rl.atomic_io import atomic_path, remove_stale_temps, write_text_atomic
 from car_ai_rl.episodes.rollout import EpisodeMetrics
+from car_ai_rl.errors import UserError
 from car_ai_rl.sim.reward import REWARD_TERMS
 
 TRACES_FILE = "traces.npz"
 EPISODES_FILE = "episodes.csv"
 SUMMARY_FILE = "summary.json"
+VIDEO_GLOB = "episode_*.gif"
+
+
+def previous_request(out_dir: Path) -> dict[str, Any] | None:
+    """The request recorded in ``out_dir``'s summary, ``{}`` for outputs without a readable one,
+    None when the dir holds no outputs of this command."""
+    ours = [out_dir / TRACES_FILE, out_dir / EPISODES_FILE, out_dir / SUMMARY_FILE]
+    if not any(p.exists() for p in ours) and not any(out_dir.glob(VIDEO_GLOB)):
+        return None
+    try:
+        request = json.loads((out_dir / SUMMARY_FILE).read_text()).get("request")
+    except (OSError, ValueError, AttributeError):
+        return {}
+    return request if isinstance(request, dict) else {}
+
+
+def check_out_dir(out_dir: Path, request: dict[str, Any], force: bool) -> None:
+    """Refuse, before any episode, an unwritable ``--out`` or one holding the outputs of another
+    request (unless ``force``); then remove temporary files killed writes left there."""
+    if out_dir.exists() and not out_dir.is_dir():
+        raise UserError(f"--out: {out_dir} exists and is not a directory")
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        probe = out_dir / f".write-test.{os.getpid()}"
+        probe.write_text("ok")
+        probe.unlink()
+    except OSError as exc:
+        raise UserError(f"--out: cannot write to {out_dir}: {exc.strerror or exc}") from None
+    previous = previous_request(out_dir)
+    if previous is not None and previous != request and not force:
+        raise UserError(
+            f"--out: {out_dir} holds episodes of another command ({_difference(previous, request)}); "
+            "choose another --out, or replace them with --force"
+        )
+    remove_stale_temps(out_dir)
+
+
+def _difference(previous: dict[str, Any], request: dict[str, Any]) -> str:
+    for key, value in request.items():
+        if previous.get(key) != value:
+            return f"{key} {json.dumps(previous.get(key))} there, {json.dumps(value)} now"
+    return "unknown request"
+
+
+def remove_other_videos(out_dir: Path, kept: list[Path]) -> None:
+    """Delete GIFs of an earlier request that this one did not rewrite."""
+    keep = {p.name for p in kept}
+    for path in out_dir.glob(VIDEO_GLOB):
+        if path.name not in keep:
+            path.unlink()
 
 
 def write_traces(path: Path, traces: dict[str, np.ndarray]) -> None:

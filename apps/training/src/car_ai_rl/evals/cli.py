@@ -25,6 +25,11 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--config", required=True, type=Path, help="eval config (YAML)")
     parser.add_argument("--out", type=Path, help="output directory (overrides output_dir)")
     parser.add_argument("--mission-log", type=Path, help="SQLite mission log (overrides config)")
+    parser.add_argument(
+        "--force",
+        action="store_true",
+        help="write into an output directory holding another evaluation's results",
+    )
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bars")
     parser.set_defaults(func=_cmd_eval)
 
@@ -70,6 +75,7 @@ def _cmd_eval(args: argparse.Namespace) -> int:
     outcome = evaluate(
         config,
         progress=not args.no_progress,
+        force=args.force,
         log=lambda line: print(line, file=sys.stderr, flush=True),
     )
     print(markdown(outcome, full=False))

@@ -1,53 +1,340 @@
-"""The evaluation config (``evals/*.yaml``): parsed into frozen dataclasses, checked up front.
+"""The evaluation config (``evals/*.yaml``): declared on the config layer, checked up front.
 
-Every problem is collected with its path (``suites[1].traffic_density: must be >= 0.0``)
-and all of them are raised together as one :class:`EvalConfigError` (exit code 2).
-Relative paths (model files, ``output_dir``, ``mission_log``) are relative to the working
-directory.
+:class:`EvalFile` is the file's schema (``docs/config-reference.md`` is generated from it); every
+problem is reported with its path (``suites[1].traffic_density: must be >= 0.0, got -1.0``),
+all of them at once, with exit code 2. :func:`parse_config` turns a valid file into the
+:class:`EvalConfig` the runner uses. Relative paths (model files, ``output_dir``,
+``mission_log``) are relative to the working directory.
 """
 
 from __future__ import annotations
 
-import math
 import re
-from collections.abc import Mapping
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import numpy as np
-import yaml
+from pydantic import (
+    AfterValidator,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
-from car_ai_rl.errors import ConfigError, UserError
+from car_ai_rl.errors import ConfigError
 from car_ai_rl.evals.fmt import threshold_text
 from car_ai_rl.evals.metrics import METRICS, BootstrapSettings
+from car_ai_rl.schema import ConfigModel, Expects, PathText, parse, read_yaml
 from car_ai_rl.sim.params import SimParams, sim_params_from_dict
 
 DEFAULT_MISSION_LOG = Path("runs/mission_log.sqlite")
 DEFAULT_OUTPUT_ROOT = Path("runs/evals")
-RULE_KINDS = ("max_drop", "max_rise", "max", "min")
 RELATIVE_KINDS = ("max_drop", "max_rise")
-SUPERVISOR_CHOICES = ("off", "on", "both")
-SUITE_KEYS = ("name", "description", "episodes", "seed_start")
+UINT64_MAX = 2**64 - 1
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
-_UINT64_MAX = 2**64 - 1
 
 SupervisorMode = Literal["off", "on"]
+MetricName = Literal[tuple(METRICS)]  # type: ignore[valid-type]
+RuleKind = Literal["max_drop", "max_rise", "max", "min"]
 
 
-class EvalConfigError(ConfigError):
-    """One or more config problems, each ``path: problem``."""
-
-    def __init__(self, problems: list[tuple[str, str]], source: str | None = None) -> None:
-        super().__init__(*problems[0])
-        self.problems = problems
-        lines = [f"{path}: {problem}" for path, problem in problems]
-        if len(lines) > 1:
-            where = f" in {source}" if source else ""
-            text = f"{len(lines)} problems{where}:\n  " + "\n  ".join(lines)
-            self.args = (text,)
+def _on_off(value: Any) -> Any:
+    """YAML 1.1 reads ``off``/``on`` as booleans; map them back."""
+    if value is True:
+        return "on"
+    if value is False:
+        return "off"
+    return value
 
 
+def _check_name(name: str) -> str:
+    if not _NAME_RE.match(name):
+        raise ValueError(f"must be a name of letters, digits, '_', '.', '-', got {name!r}")
+    return name
+
+
+def _one_or_many(value: Any) -> Any:
+    return [value] if isinstance(value, str) else value
+
+
+Name = Annotated[
+    str, AfterValidator(_check_name), Expects("a name of letters, digits, '_', '.', '-'")
+]
+OnOff = Annotated[SupervisorMode, BeforeValidator(_on_off)]
+Names = Annotated[list[str], Field(min_length=1), BeforeValidator(_one_or_many)]
+
+
+class CandidateSpec(ConfigModel):
+    """A policy to evaluate."""
+
+    name: Name
+    """Unique name (letters, digits, `_`, `.`, `-`)."""
+    source: Annotated[str, Expects("`heuristic` or a model file")]
+    """`heuristic`, a path to an SB3 `.zip`, or a path to an `.onnx` file (must exist)."""
+    baseline: bool = False
+    """`true` on the one candidate the others are compared with."""
+    description: str = ""
+    """Free text."""
+
+    @field_validator("source")
+    @classmethod
+    def _source_exists(cls, source: str) -> str:
+        if source == "heuristic":
+            return source
+        file = Path(source)
+        if not source.strip() or file.suffix.lower() not in (".zip", ".onnx"):
+            raise ValueError(
+                f"must be 'heuristic' or a path to an SB3 .zip or .onnx file, got {source!r}"
+            )
+        if not file.exists():
+            raise ValueError(f"file not found: {source}")
+        if not file.is_file():
+            raise ValueError(f"not a file: {source}")
+        return source
+
+
+class SuiteSpec(ConfigModel):
+    """A scenario set. Any other key is a `SimParams` override on top of `sim` and the defaults,
+    e.g. `n_lanes`, `traffic_density` (vehicles/km/lane), `n_vehicles`,
+    `mission_mix: {cruise, lane, exit}`, `mission_changes`, `episode_duration_s`."""
+
+    model_config = ConfigDict(extra="allow")
+
+    name: Name
+    """Unique name."""
+    episodes: int = Field(ge=1, le=10_000_000)
+    """Number of episodes."""
+    seed_start: int = Field(0, ge=0, le=UINT64_MAX)
+    """First seed; the suite plays `episodes` consecutive seeds."""
+    description: str = ""
+    """Free text."""
+
+    @model_validator(mode="after")
+    def _seeds_fit(self) -> SuiteSpec:
+        if self.seed_start + self.episodes - 1 > UINT64_MAX:
+            raise ConfigError("seed_start", "seed_start + episodes must fit in 64 bits")
+        return self
+
+    @property
+    def overrides(self) -> dict[str, Any]:
+        return dict(self.model_extra or {})
+
+
+class BootstrapSpec(ConfigModel):
+    """The bootstrap behind the intervals of means and ratios."""
+
+    resamples: int = Field(2000, ge=100, le=100_000)
+    """Bootstrap resamples."""
+    seed: int = Field(0, ge=0, le=UINT64_MAX)
+    """Seed of every bootstrap, so results repeat exactly."""
+
+
+class RuleSpec(ConfigModel):
+    """A regression rule; it fails only when the whole confidence interval violates it."""
+
+    name: str | None = None
+    """A label for messages."""
+    metric: MetricName
+    """The metric the rule judges."""
+    kind: RuleKind
+    """`max_drop`, `max_rise` (relative to the baseline), `max`, `min` (absolute)."""
+    points: float | None = Field(None, ge=0, le=100)
+    """Threshold in percentage points, rate metrics only (`points: 2` is 0.02)."""
+    value: float | None = None
+    """Threshold in the metric's units (rates as fractions: `0.01` is 1%)."""
+    confidence: float | None = Field(None, gt=0, lt=1)
+    """The rule's level (default: the top-level `confidence`)."""
+    suites: Names | None = None
+    """Only these suites (default: all)."""
+    candidates: Names | None = None
+    """Only these candidates (default: all but the baseline for relative kinds, all for
+    absolute kinds)."""
+    supervisor: OnOff | None = None
+    """Only this mode, `off` or `on` (default: every evaluated mode)."""
+
+    @model_validator(mode="after")
+    def _threshold_fits(self) -> RuleSpec:
+        given = [key for key in ("points", "value") if getattr(self, key) is not None]
+        if len(given) != 1:
+            raise ValueError("give exactly one of 'points' or 'value'")
+        spec = METRICS[self.metric]
+        if self.points is not None and not spec.is_rate:
+            raise ConfigError("points", f"only for rate metrics; use 'value' for {self.metric}")
+        if self.value is not None:
+            low, high = (0.0, 1.0) if spec.is_rate else (None, None)
+            if self.kind in RELATIVE_KINDS:
+                low = 0.0
+            if (low is not None and self.value < low) or (high is not None and self.value > high):
+                span = f"in [{low:g}, {high:g}]" if high is not None else f">= {low:g}"
+                raise ConfigError("value", f"must be {span}, got {self.value:g}")
+        return self
+
+    @property
+    def threshold(self) -> float:
+        """In the metric's units (points become fractions)."""
+        return self.points * 0.01 if self.points is not None else float(self.value or 0.0)
+
+
+class EvalFile(ConfigModel):
+    """An evaluation config (`car-ai-rl eval --config FILE`, see `evals/highway_cruise.yaml`).
+    Cross-checks: names are unique, exactly one baseline, rules name existing suites and
+    candidates, and a rule on supervisor metrics needs the supervisor on."""
+
+    name: Name | None = None
+    """Name of the evaluation, used in reports and the default output dir (default: the file
+    name)."""
+    description: str = ""
+    """Free text."""
+    baseline: str | None = None
+    """Name of the baseline candidate; or `baseline: true` on one candidate (not both). With a
+    single candidate, it is the baseline."""
+    candidates: list[CandidateSpec] = Field(min_length=1)
+    """The policies to compare."""
+    sim: dict[str, Any] = Field(default_factory=dict)
+    """Sim-param overrides shared by every suite (any `SimParams` field). A suite key replaces
+    the same `sim` key as a whole."""
+    suites: list[SuiteSpec] = Field(min_length=1)
+    """The scenario sets every candidate plays."""
+    supervisor: Annotated[Literal["off", "on", "both"], BeforeValidator(_on_off)] = "off"
+    """`off`, `on` or `both`: run each suite without and/or with the safety supervisor."""
+    rules: list[RuleSpec] = Field(default_factory=list)
+    """Regression rules."""
+    confidence: float = Field(0.95, gt=0, lt=1)
+    """Level of every interval in the report, and the default level of rules."""
+    bootstrap: BootstrapSpec = BootstrapSpec()
+    """The bootstrap."""
+    batch_size: int = Field(512, ge=1, le=1_000_000)
+    """Episodes stepped together by the runner."""
+    output_dir: PathText | None = None
+    """Where the outputs go (default `runs/evals/NAME`); `--out` overrides it."""
+    mission_log: PathText = DEFAULT_MISSION_LOG
+    """The SQLite mission log; `--mission-log` overrides it."""
+
+    @field_validator("sim")
+    @classmethod
+    def _sim_valid(cls, sim: dict[str, Any]) -> dict[str, Any]:
+        sim_params_from_dict(sim)
+        return sim
+
+    @field_validator("suites")
+    @classmethod
+    def _suite_params_valid(cls, suites: list[SuiteSpec], info: ValidationInfo) -> Any:
+        shared = info.data.get("sim")
+        if shared is None:
+            return suites  # the shared block has its own error
+        problems: list[tuple[str, str]] = []
+        for i, suite in enumerate(suites):
+            try:
+                sim_params_from_dict({**shared, **suite.overrides})
+            except ConfigError as exc:
+                problems += exc.under(f"[{i}]").problems
+        if problems:
+            raise ConfigError.of(problems)
+        return suites
+
+    @model_validator(mode="after")
+    def _cross_checks(self) -> EvalFile:
+        problems = _cross_problems(self)
+        if problems:
+            raise ConfigError.of(problems)
+        return self
+
+    @property
+    def supervisor_modes(self) -> tuple[SupervisorMode, ...]:
+        return ("off", "on") if self.supervisor == "both" else (self.supervisor,)
+
+    def baseline_index(self) -> int:
+        flagged = [i for i, c in enumerate(self.candidates) if c.baseline]
+        if self.baseline is not None:
+            return next(i for i, c in enumerate(self.candidates) if c.name == self.baseline)
+        return flagged[0] if flagged else 0
+
+
+def _duplicates(names: Sequence[str], what: str) -> list[tuple[str, str]]:
+    seen: dict[str, int] = {}
+    problems = []
+    for i, name in enumerate(names):
+        if name in seen:
+            problems.append(
+                (f"{what}[{i}].name", f"duplicate name '{name}' (also {what}[{seen[name]}])")
+            )
+        else:
+            seen[name] = i
+    return problems
+
+
+def _known(names: Any) -> str:
+    return ", ".join(sorted(names)) or "none"
+
+
+def _cross_problems(spec: EvalFile) -> list[tuple[str, str]]:
+    candidates = [c.name for c in spec.candidates]
+    problems = _duplicates(candidates, "candidates")
+    problems += _duplicates([s.name for s in spec.suites], "suites")
+    flagged = [i for i, c in enumerate(spec.candidates) if c.baseline]
+    if spec.baseline is not None:
+        if flagged:
+            problems.append(
+                ("baseline", f"set both here and on candidates[{flagged[0]}]; keep one")
+            )
+        elif spec.baseline not in candidates:
+            problems.append(
+                ("baseline", f"unknown candidate {spec.baseline!r} (known: {_known(candidates)})")
+            )
+    elif len(flagged) > 1:
+        others = ", ".join(f"candidates[{i}]" for i in flagged[:-1])
+        problems.append(
+            (f"candidates[{flagged[-1]}].baseline", f"only one baseline allowed ({others} is one)")
+        )
+    elif not flagged and len(candidates) > 1:
+        problems.append(
+            ("baseline", "missing: set 'baseline: NAME' or 'baseline: true' on one candidate")
+        )
+    if problems:
+        return problems
+    baseline = candidates[spec.baseline_index()]
+    suites = {s.name for s in spec.suites}
+    modes = spec.supervisor_modes
+    for i, rule in enumerate(spec.rules):
+        path = f"rules[{i}]"
+        for key, known, what in (
+            ("suites", suites, "suite"),
+            ("candidates", candidates, "candidate"),
+        ):
+            for j, name in enumerate(getattr(rule, key) or ()):
+                if name not in known:
+                    problems.append(
+                        (f"{path}.{key}[{j}]", f"unknown {what} {name!r} (known: {_known(known)})")
+                    )
+        if rule.supervisor is not None and rule.supervisor not in modes:
+            problems.append(
+                (
+                    f"{path}.supervisor",
+                    f"'{rule.supervisor}' is not evaluated (supervisor: {spec.supervisor})",
+                )
+            )
+        if rule.kind in RELATIVE_KINDS:
+            pool = rule.candidates if rule.candidates is not None else candidates
+            if not [c for c in pool if c != baseline]:
+                problems.append(
+                    (
+                        path,
+                        f"'{rule.kind}' compares against the baseline, but no other candidate is selected",
+                    )
+                )
+        if METRICS[rule.metric].needs_supervisor and "on" not in modes:
+            problems.append(
+                (f"{path}.metric", f"'{rule.metric}' needs the supervisor on (supervisor: off)")
+            )
+    return problems
+
+
+# ----------------------------------------------------------------------- runtime view
 @dataclass(frozen=True)
 class Candidate:
     name: str
@@ -182,21 +469,9 @@ def load_config(
     output_dir: str | Path | None = None,
     mission_log: str | Path | None = None,
 ) -> EvalConfig:
-    """Read and check an eval config; raise :class:`EvalConfigError` listing every problem."""
+    """Read and check an eval config; raise :class:`ConfigError` listing every problem."""
     path = Path(path)
-    try:
-        text = path.read_text()
-    except FileNotFoundError:
-        raise UserError(f"config file not found: {path}") from None
-    except OSError as exc:
-        raise UserError(f"cannot read config {path}: {exc.strerror}") from None
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""
-        problem = getattr(exc, "problem", None) or str(exc)
-        raise UserError(f"{path}: invalid YAML{where}: {problem}") from None
+    data = read_yaml(path, flag="--config")
     return parse_config(data, path=path, output_dir=output_dir, mission_log=mission_log)
 
 
@@ -208,395 +483,59 @@ def parse_config(
     mission_log: str | Path | None = None,
 ) -> EvalConfig:
     """Build an :class:`EvalConfig` from plain data (what YAML gives)."""
-    p = _Problems()
-    if not isinstance(data, Mapping):
-        p.add("(top level)", f"must be a mapping, got {_type_name(data)}")
-        raise EvalConfigError(p.items, str(path) if path else None)
-    top_keys = (
-        "name",
-        "description",
-        "baseline",
-        "candidates",
-        "suites",
-        "sim",
-        "supervisor",
-        "rules",
-        "confidence",
-        "bootstrap",
-        "batch_size",
-        "output_dir",
-        "mission_log",
+    top = str(path) if path else "(top level)"
+    if not isinstance(data, dict):
+        got = "nothing" if data is None else f"a {type(data).__name__}"
+        raise ConfigError(top, f"must hold a mapping of settings, got {got}")
+    spec = parse(EvalFile, data, top=top)
+    name = spec.name or (path.stem if path else "eval")
+    log = Path(mission_log) if mission_log is not None else spec.mission_log
+    if log.is_dir():
+        raise ConfigError(
+            "--mission-log" if mission_log is not None else "mission_log", f"is a directory: {log}"
+        )
+    out = Path(output_dir) if output_dir is not None else spec.output_dir
+    baseline = spec.baseline_index()
+    candidates = tuple(
+        Candidate(c.name, c.source, i == baseline, c.description)
+        for i, c in enumerate(spec.candidates)
     )
-    p.unknown_keys(data, top_keys, "")
-    default_name = path.stem if path else "eval"
-    name = p.name(data.get("name", default_name), "name")
-    confidence = p.fraction(data.get("confidence", 0.95), "confidence")
-    modes = _supervisor_modes(p, data.get("supervisor", "off"), "supervisor")
-    bootstrap = _bootstrap(p, data.get("bootstrap", {}))
-    batch_size = p.integer(data.get("batch_size", 512), "batch_size", lo=1, hi=1_000_000)
-    candidates = _candidates(p, data.get("candidates"), data.get("baseline"))
-    suites = _suites(p, data.get("suites"), data.get("sim", {}))
-    rules = _rules(p, data.get("rules", []), candidates, suites, modes, confidence)
-    out = output_dir if output_dir is not None else data.get("output_dir")
-    out = DEFAULT_OUTPUT_ROOT / (name or "eval") if out is None else out
-    out_path = p.path(out, "output_dir")
-    log = mission_log if mission_log is not None else data.get("mission_log", DEFAULT_MISSION_LOG)
-    log_path = p.path(log, "mission_log")
-    if log_path is not None and log_path.is_dir():
-        p.add("mission_log", f"is a directory: {log_path}")
-    if p.items:
-        raise EvalConfigError(p.items, str(path) if path else None)
-    assert out_path is not None and log_path is not None
+    suites = tuple(
+        Suite(
+            s.name,
+            s.episodes,
+            s.seed_start,
+            s.overrides,
+            sim_params_from_dict({**spec.sim, **s.overrides}),
+            s.description,
+        )
+        for s in spec.suites
+    )
+    rules = tuple(
+        Rule(
+            i,
+            r.metric,
+            r.kind,
+            r.threshold,
+            r.confidence if r.confidence is not None else spec.confidence,
+            tuple(r.suites) if r.suites is not None else None,
+            tuple(r.candidates) if r.candidates is not None else None,
+            (r.supervisor,) if r.supervisor is not None else None,
+            r.name,
+        )
+        for i, r in enumerate(spec.rules)
+    )
     return EvalConfig(
         name=name,
-        candidates=tuple(candidates),
-        suites=tuple(suites),
-        rules=tuple(rules),
-        supervisor_modes=modes,
-        confidence=confidence,
-        bootstrap=bootstrap,
-        batch_size=batch_size,
-        output_dir=out_path,
-        mission_log=log_path,
+        candidates=candidates,
+        suites=suites,
+        rules=rules,
+        supervisor_modes=spec.supervisor_modes,
+        confidence=spec.confidence,
+        bootstrap=BootstrapSettings(spec.bootstrap.resamples, spec.bootstrap.seed),
+        batch_size=spec.batch_size,
+        output_dir=out if out is not None else DEFAULT_OUTPUT_ROOT / name,
+        mission_log=log,
         path=path,
         raw=dict(data),
     )
-
-
-# ------------------------------------------------------------------------ sections
-def _supervisor_modes(p: _Problems, value: Any, path: str) -> tuple[SupervisorMode, ...]:
-    choice = _on_off(value)
-    if choice not in SUPERVISOR_CHOICES:
-        p.add(path, f"must be one of off, on, both, got {value!r}")
-        return ("off",)
-    return ("off", "on") if choice == "both" else (choice,)  # type: ignore[return-value]
-
-
-def _bootstrap(p: _Problems, value: Any) -> BootstrapSettings:
-    if not p.mapping(value, "bootstrap"):
-        return BootstrapSettings()
-    p.unknown_keys(value, ("resamples", "seed"), "bootstrap")
-    resamples = p.integer(value.get("resamples", 2000), "bootstrap.resamples", lo=100, hi=100_000)
-    seed = p.integer(value.get("seed", 0), "bootstrap.seed", lo=0, hi=_UINT64_MAX)
-    return BootstrapSettings(resamples=resamples, seed=seed)
-
-
-def _candidates(p: _Problems, value: Any, baseline_name: Any) -> list[Candidate]:
-    if not p.non_empty_list(value, "candidates"):
-        return []
-    out: list[Candidate] = []
-    flagged: list[int] = []
-    seen: dict[str, int] = {}
-    for i, item in enumerate(value):
-        path = f"candidates[{i}]"
-        if not p.mapping(item, path):
-            continue
-        p.unknown_keys(item, ("name", "source", "baseline", "description"), path)
-        name = p.name(item.get("name"), f"{path}.name")
-        if name in seen:
-            p.add(f"{path}.name", f"duplicate name '{name}' (also candidates[{seen[name]}])")
-        elif name:
-            seen[name] = i
-        source = _source(p, item.get("source"), f"{path}.source")
-        is_baseline = item.get("baseline", False)
-        if not isinstance(is_baseline, bool):
-            p.add(f"{path}.baseline", f"must be true or false, got {is_baseline!r}")
-            is_baseline = False
-        if is_baseline:
-            flagged.append(i)
-        description = item.get("description", "")
-        out.append(Candidate(name or f"#{i}", source or "", is_baseline, str(description)))
-    if baseline_name is not None:
-        if flagged:
-            p.add("baseline", f"set both here and on candidates[{flagged[0]}]; keep one")
-        elif not isinstance(baseline_name, str) or baseline_name not in seen:
-            p.add("baseline", f"unknown candidate {baseline_name!r} (known: {_known(seen)})")
-        else:
-            i = seen[baseline_name]
-            out[i] = Candidate(out[i].name, out[i].source, True, out[i].description)
-    elif len(flagged) > 1:
-        others = ", ".join(f"candidates[{i}]" for i in flagged[:-1])
-        p.add(f"candidates[{flagged[-1]}].baseline", f"only one baseline allowed ({others} is one)")
-    elif not flagged:
-        if len(out) == 1:
-            out[0] = Candidate(out[0].name, out[0].source, True, out[0].description)
-        else:
-            p.add("baseline", "missing: set 'baseline: NAME' or 'baseline: true' on one candidate")
-    return out
-
-
-def _source(p: _Problems, value: Any, path: str) -> str | None:
-    if not isinstance(value, str) or not value.strip():
-        p.add(path, f"must be 'heuristic' or a path to an SB3 .zip or .onnx file, got {value!r}")
-        return None
-    if value == "heuristic":
-        return value
-    file = Path(value)
-    if file.suffix.lower() not in (".zip", ".onnx"):
-        p.add(path, f"must be 'heuristic' or a path to an SB3 .zip or .onnx file, got {value!r}")
-    elif not file.exists():
-        p.add(path, f"file not found: {value}")
-    elif not file.is_file():
-        p.add(path, f"not a file: {value}")
-    return value
-
-
-def _suites(p: _Problems, value: Any, shared: Any) -> list[Suite]:
-    shared_ok = p.mapping(shared, "sim")
-    if shared_ok:
-        try:
-            sim_params_from_dict(dict(shared))
-        except ConfigError as exc:
-            p.add(f"sim.{exc.field}", exc.problem)
-            shared_ok = False
-        except (TypeError, ValueError) as exc:
-            p.add("sim", f"invalid sim parameters: {exc}")
-            shared_ok = False
-    base: dict[str, Any] = dict(shared) if shared_ok else {}
-    if not p.non_empty_list(value, "suites"):
-        return []
-    out: list[Suite] = []
-    seen: dict[str, int] = {}
-    for i, item in enumerate(value):
-        path = f"suites[{i}]"
-        if not p.mapping(item, path):
-            continue
-        name = p.name(item.get("name"), f"{path}.name")
-        if name in seen:
-            p.add(f"{path}.name", f"duplicate name '{name}' (also suites[{seen[name]}])")
-        elif name:
-            seen[name] = i
-        episodes = p.integer(item.get("episodes"), f"{path}.episodes", lo=1, hi=10_000_000)
-        seed_start = p.integer(item.get("seed_start", 0), f"{path}.seed_start", lo=0)
-        if episodes and seed_start is not None and seed_start + episodes - 1 > _UINT64_MAX:
-            p.add(f"{path}.seed_start", "seed_start + episodes must fit in 64 bits")
-        overrides = {k: v for k, v in item.items() if k not in SUITE_KEYS}
-        try:
-            params = sim_params_from_dict({**base, **overrides})
-        except ConfigError as exc:
-            p.add(f"{path}.{exc.field}", exc.problem)
-            continue
-        except (TypeError, ValueError) as exc:
-            p.add(path, f"invalid sim parameters: {exc}")
-            continue
-        if name and episodes and seed_start is not None:
-            description = str(item.get("description", ""))
-            out.append(Suite(name, episodes, seed_start, overrides, params, description))
-    return out
-
-
-def _rules(
-    p: _Problems,
-    value: Any,
-    candidates: list[Candidate],
-    suites: list[Suite],
-    modes: tuple[SupervisorMode, ...],
-    confidence: float,
-) -> list[Rule]:
-    if value is None:
-        return []
-    if not isinstance(value, list):
-        p.add("rules", f"must be a list, got {_type_name(value)}")
-        return []
-    candidate_names = {c.name for c in candidates}
-    suite_names = {s.name for s in suites}
-    baseline = next((c.name for c in candidates if c.baseline), None)
-    out: list[Rule] = []
-    for i, item in enumerate(value):
-        path = f"rules[{i}]"
-        if not p.mapping(item, path):
-            continue
-        keys = (
-            "name",
-            "metric",
-            "kind",
-            "points",
-            "value",
-            "confidence",
-            "suites",
-            "candidates",
-            "supervisor",
-        )
-        p.unknown_keys(item, keys, path)
-        errors_before = len(p.items)
-        metric = item.get("metric")
-        if metric not in METRICS:
-            p.add(f"{path}.metric", f"unknown metric {metric!r} (known: {', '.join(METRICS)})")
-        kind = item.get("kind")
-        if kind not in RULE_KINDS:
-            p.add(f"{path}.kind", f"unknown kind {kind!r} (known: {', '.join(RULE_KINDS)})")
-        threshold = _threshold(p, item, path, metric, kind)
-        rule_conf = p.fraction(item.get("confidence", confidence), f"{path}.confidence")
-        rule_suites = _name_filter(p, item.get("suites"), f"{path}.suites", suite_names, "suite")
-        rule_cands = _name_filter(
-            p, item.get("candidates"), f"{path}.candidates", candidate_names, "candidate"
-        )
-        rule_modes = None
-        if "supervisor" in item:
-            rule_modes = _supervisor_modes(p, item["supervisor"], f"{path}.supervisor")
-            missing = [m for m in rule_modes if m not in modes]
-            if missing:
-                p.add(
-                    f"{path}.supervisor",
-                    f"'{missing[0]}' is not evaluated (supervisor: "
-                    f"{'both' if len(modes) == 2 else modes[0]})",
-                )
-        if kind in RELATIVE_KINDS and baseline is not None:
-            pool = rule_cands if rule_cands is not None else tuple(candidate_names)
-            if not [c for c in pool if c != baseline]:
-                p.add(
-                    path,
-                    f"'{kind}' compares against the baseline, but no other candidate is selected",
-                )
-        if metric in METRICS and METRICS[metric].needs_supervisor and "on" not in modes:
-            p.add(f"{path}.metric", f"'{metric}' needs the supervisor on (supervisor: off)")
-        if len(p.items) == errors_before and threshold is not None:
-            name = item.get("name")
-            out.append(
-                Rule(
-                    i,
-                    metric,
-                    kind,
-                    threshold,
-                    rule_conf,
-                    rule_suites,
-                    rule_cands,
-                    rule_modes,
-                    str(name) if name is not None else None,
-                )
-            )
-    return out
-
-
-def _threshold(p: _Problems, item: Mapping, path: str, metric: Any, kind: Any) -> float | None:
-    given = [k for k in ("points", "value") if k in item]
-    if len(given) != 1:
-        p.add(path, "give exactly one of 'points' or 'value'")
-        return None
-    key = given[0]
-    number = p.number(item[key], f"{path}.{key}")
-    if number is None or metric not in METRICS or kind not in RULE_KINDS:
-        return None
-    spec = METRICS[metric]
-    if key == "points":
-        if not spec.is_rate:
-            p.add(f"{path}.points", f"only for rate metrics; use 'value' for {metric}")
-            return None
-        lo, hi, scale = 0.0, 100.0, 0.01
-    else:
-        lo, hi, scale = (0.0, 1.0, 1.0) if spec.is_rate else (None, None, 1.0)
-        if kind in RELATIVE_KINDS:
-            lo = 0.0
-    if (lo is not None and number < lo) or (hi is not None and number > hi):
-        span = f"in [{lo:g}, {hi:g}]" if hi is not None else f">= {lo:g}"
-        p.add(f"{path}.{key}", f"must be {span}, got {number:g}")
-        return None
-    return number * scale
-
-
-def _name_filter(
-    p: _Problems, value: Any, path: str, known: set[str], what: str
-) -> tuple[str, ...] | None:
-    if value is None:
-        return None
-    if isinstance(value, str):
-        value = [value]
-    if not isinstance(value, list) or not value:
-        p.add(path, f"must be a non-empty list of {what} names")
-        return None
-    for j, name in enumerate(value):
-        if name not in known:
-            p.add(f"{path}[{j}]", f"unknown {what} {name!r} (known: {_known(known)})")
-    return tuple(str(v) for v in value)
-
-
-# ------------------------------------------------------------------------- helpers
-class _Problems:
-    """Collects ``(path, problem)`` pairs and offers typed readers that record mistakes."""
-
-    def __init__(self) -> None:
-        self.items: list[tuple[str, str]] = []
-
-    def add(self, path: str, problem: str) -> None:
-        self.items.append((path, problem))
-
-    def unknown_keys(self, data: Mapping, known: tuple[str, ...], path: str) -> None:
-        for key in data:
-            if key not in known:
-                self.add(f"{path}.{key}" if path else str(key), "unknown key")
-
-    def mapping(self, value: Any, path: str) -> bool:
-        if isinstance(value, Mapping):
-            return True
-        self.add(path, f"must be a mapping, got {_type_name(value)}")
-        return False
-
-    def non_empty_list(self, value: Any, path: str) -> bool:
-        if value is None:
-            self.add(path, "missing")
-        elif not isinstance(value, list) or not value:
-            self.add(path, f"must be a non-empty list, got {_type_name(value)}")
-        else:
-            return True
-        return False
-
-    def name(self, value: Any, path: str) -> str | None:
-        if value is None:
-            self.add(path, "missing")
-        elif not isinstance(value, str) or not _NAME_RE.match(value):
-            self.add(path, f"must be a name of letters, digits, '_', '.', '-', got {value!r}")
-        else:
-            return value
-        return None
-
-    def integer(self, value: Any, path: str, lo: int | None = None, hi: int | None = None) -> Any:
-        if value is None:
-            self.add(path, "missing")
-        elif not isinstance(value, int) or isinstance(value, bool):
-            self.add(path, f"must be an integer, got {_type_name(value)} {value!r}")
-        elif lo is not None and value < lo:
-            self.add(path, f"must be >= {lo}, got {value}")
-        elif hi is not None and value > hi:
-            self.add(path, f"must be <= {hi}, got {value}")
-        else:
-            return value
-        return None
-
-    def number(self, value: Any, path: str) -> float | None:
-        if not isinstance(value, int | float) or isinstance(value, bool):
-            self.add(path, f"must be a number, got {_type_name(value)} {value!r}")
-        elif not math.isfinite(value):
-            self.add(path, f"must be a finite number, got {value}")
-        else:
-            return float(value)
-        return None
-
-    def fraction(self, value: Any, path: str) -> float:
-        number = self.number(value, path)
-        if number is not None and not 0.0 < number < 1.0:
-            self.add(path, f"must be between 0 and 1 (exclusive), got {number:g}")
-            number = None
-        return 0.95 if number is None else number
-
-    def path(self, value: Any, path: str) -> Path | None:
-        if not isinstance(value, str | Path) or not str(value).strip():
-            self.add(path, f"must be a path, got {value!r}")
-            return None
-        return Path(value)
-
-
-def _on_off(value: Any) -> Any:
-    """YAML 1.1 reads ``off``/``on`` as booleans; map them back."""
-    if value is True:
-        return "on"
-    if value is False:
-        return "off"
-    return value
-
-
-def _known(names: Any) -> str:
-    return ", ".join(sorted(names)) or "none"
-
-
-def _type_name(value: Any) -> str:
-    return "nothing" if value is None else type(value).__name__

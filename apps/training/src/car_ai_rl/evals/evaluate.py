@@ -7,44 +7,21 @@ import math
 import sys
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
-from car_ai_rl import __version__
-from car_ai_rl.evals.aggregate import MetricResult, aggregate
+from car_ai_rl.evals.aggregate import aggregate
 from car_ai_rl.evals.config import EvalConfig
-from car_ai_rl.evals.gate import Check, evaluate_rules, passed
+from car_ai_rl.evals.gate import evaluate_rules
 from car_ai_rl.evals.mission_log import MissionLog
-from car_ai_rl.evals.report import write_reports
+from car_ai_rl.evals.outcome import EvalOutcome
+from car_ai_rl.evals.report import check_output_dir, write_reports
 from car_ai_rl.evals.runner import (
-    EvalRun,
     LoadPolicy,
     Policy,
     RunEpisodes,
     load_candidates,
     run_eval,
 )
-
-
-@dataclass
-class EvalOutcome:
-    run: EvalRun
-    results: list[MetricResult]
-    checks: list[Check]
-    run_id: str
-    argv: list[str]
-    package_version: str = __version__
-    paths: dict[str, Path] = field(default_factory=dict)
-    log_rows: int = 0
-
-    @property
-    def passed(self) -> bool:
-        return passed(self.checks)
-
-    @property
-    def failures(self) -> list[Check]:
-        return [c for c in self.checks if c.status == "fail"]
 
 
 def evaluate(
@@ -55,9 +32,12 @@ def evaluate(
     load_policy: LoadPolicy | None = None,
     run_episodes: RunEpisodes | None = None,
     progress: bool = True,
+    force: bool = False,
     log: Callable[[str], None] | None = None,
 ) -> EvalOutcome:
-    """Run the whole evaluation. Models and the mission log are opened before any episode."""
+    """Run the whole evaluation. The output dir is checked, and the models and the mission log
+    are opened, before any episode."""
+    check_output_dir(config.output_dir, config.name, force)
     policies = policies if policies is not None else load_candidates(config, load_policy)
     with MissionLog(config.mission_log) as mission_log:
         run = run_eval(config, policies, run_episodes=run_episodes, progress=progress, log=log)

@@ -6,20 +6,45 @@ import base64
 import html
 import json
 import math
+import os
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from car_ai_rl.atomic_io import write_json_atomic, write_text_atomic
+from car_ai_rl.atomic_io import remove_stale_temps, write_json_atomic, write_text_atomic
+from car_ai_rl.errors import UserError
 from car_ai_rl.evals import fmt
 from car_ai_rl.evals.aggregate import MetricResult
 from car_ai_rl.evals.metrics import METRICS
+from car_ai_rl.evals.outcome import EvalOutcome
 from car_ai_rl.evals.plots import metric_figure
-
-if TYPE_CHECKING:
-    from car_ai_rl.evals.evaluate import EvalOutcome
 
 RESULTS_SCHEMA = "car-ai-rl/eval-results/1"
 OUTPUT_FILES = {"results": "results.json", "summary": "summary.md", "html": "report.html"}
+
+
+def check_output_dir(out_dir: Path, name: str, force: bool = False) -> None:
+    """Refuse, before any work, an output dir that cannot be written or that holds another
+    evaluation's results, unless ``force`` (a rerun of the same evaluation replaces its own)."""
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        probe = out_dir / f".write-test.{os.getpid()}"
+        probe.write_text("ok")
+        probe.unlink()
+    except OSError as exc:
+        raise UserError(f"--out: cannot write to {out_dir}: {exc.strerror or exc}") from None
+    remove_stale_temps(out_dir)
+    results = out_dir / OUTPUT_FILES["results"]
+    if results.exists():
+        try:
+            previous = json.loads(results.read_text()).get("config", {}).get("name")
+        except (OSError, ValueError, AttributeError):
+            previous = None
+        if previous != name and not force:
+            what = f"evaluation '{previous}'" if previous else "an unreadable evaluation"
+            raise UserError(
+                f"--out: {out_dir} holds the results of {what}, not '{name}'; "
+                "choose another --out, or replace them with --force"
+            )
 
 
 def write_reports(outcome: EvalOutcome, out_dir: Path) -> dict[str, Path]:

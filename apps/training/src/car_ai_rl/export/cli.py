@@ -10,6 +10,7 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
+from car_ai_rl.cli_args import CliParser
 from car_ai_rl.export import DEFAULT_N_CHECK, DEFAULT_OPSET, MIN_OPSET
 
 DESCRIPTION = (
@@ -65,7 +66,7 @@ def _cmd_export(args: argparse.Namespace) -> int:
 
 
 def build_parser(prog: str = "export_onnx.py") -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog=prog, description=DESCRIPTION)
+    parser = CliParser(prog=prog, description=DESCRIPTION)
     add_arguments(parser)
     return parser
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from car_ai_rl import __version__
-from car_ai_rl.atomic_io import atomic_path
+from car_ai_rl.atomic_io import atomic_path, remove_stale_temps
 from car_ai_rl.envs.actions import DISCRETE_CONTROLS, LANE_THRESHOLD
 from car_ai_rl.errors import UserError
 from car_ai_rl.export import DEFAULT_N_CHECK, DEFAULT_OPSET, MIN_OPSET
@@ -145,6 +145,8 @@ def export_onnx(
     )
     metadata = onnx_metadata(info)
     report = None
+    for stale in remove_stale_temps(out_path.parent, out_path.name):
+        log(f"removed {stale} (left by an interrupted export)")
     try:
         with atomic_path(out_path) as tmp:
             log(f"exporting the deterministic actor (opset {opset})")

@@ -9,8 +9,8 @@ import sys
 from pathlib import Path
 
 from car_ai_rl.errors import UserError
-from car_ai_rl.jobs.backend import make_backend
 from car_ai_rl.jobs.record import JobRecord, JobStatus
+from car_ai_rl.jobs.registry import make_backend
 from car_ai_rl.jobs.service import create_job, plan_job, refresh
 from car_ai_rl.jobs.spec import load_spec
 from car_ai_rl.jobs.store import JOBS_DIR_ENV, JobStore, default_jobs_dir

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import sys
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from car_ai_rl.jobs.argv import arg_words
 
 if TYPE_CHECKING:
     from car_ai_rl.jobs.spec import JobSpec
@@ -16,28 +18,11 @@ def _fill(text: str, job_id: str, output_dir: str) -> str:
     return text.replace("{job_id}", job_id).replace("{output_dir}", output_dir)
 
 
-def _arg_words(name: str, value: Any) -> list[str]:
-    flag = f"--{name}"
-    if value is None or value is False:
-        return []
-    if value is True:
-        return [flag]
-    if isinstance(value, list):
-        return [flag, *(_scalar(item) for item in value)] if value else []
-    return [flag, _scalar(value)]
-
-
-def _scalar(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return str(value)
-
-
 def render_command(spec: JobSpec, job_id: str, output_dir: str) -> list[str]:
     """``command`` then ``--name value`` for each arg, with placeholders filled in."""
     words = list(spec.entrypoint.command)
     for name, value in spec.entrypoint.args.items():
-        words += _arg_words(name, value)
+        words += arg_words(name, value)
     return [_fill(word, job_id, output_dir) for word in words]
 
 

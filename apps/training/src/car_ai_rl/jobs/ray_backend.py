@@ -196,7 +196,7 @@ def _call(address: str, action: Any) -> Any:
         from ray.job_submission import JobSubmissionClient
     except ImportError:
         raise UserError(
-            "the ray backend needs Ray: pip install 'ray[default]'", exit_code=1
+            "the ray backend needs Ray: pip install -e '.[ray]' (the ray extra)", exit_code=1
         ) from None
     logging.getLogger("ray.dashboard.modules.job.sdk").setLevel(logging.WARNING)
     try:

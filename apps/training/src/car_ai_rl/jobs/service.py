@@ -9,9 +9,10 @@ import yaml
 
 from car_ai_rl.atomic_io import write_text_atomic
 from car_ai_rl.errors import ConfigError, UserError
-from car_ai_rl.jobs.backend import Backend, make_backend
+from car_ai_rl.jobs.backend import Backend
 from car_ai_rl.jobs.command import render_command, render_env
 from car_ai_rl.jobs.record import JobRecord
+from car_ai_rl.jobs.registry import make_backend
 from car_ai_rl.jobs.spec import JobSpec
 from car_ai_rl.jobs.store import JobStore
 

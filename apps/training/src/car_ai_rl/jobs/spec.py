@@ -1,18 +1,25 @@
-"""The job spec: a pydantic model, loading from YAML, and errors that name the field's path."""
+"""The job spec (``fireworks/*.yaml``), declared on the config layer.
+
+Every problem is reported as ``full.path: problem``, all at once; the chosen backend adds its
+own checks, and an entrypoint that runs one of our commands has its arguments checked by that
+command's own parser (``entrypoint.args.steps: must be an integer in [1, ...], got -5``).
+"""
 
 from __future__ import annotations
 
 import re
 import shlex
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import Field, field_validator
 
 from car_ai_rl.errors import ConfigError, UserError
 from car_ai_rl.jobs.duration import parse_duration_s
+from car_ai_rl.jobs.entrypoints import entrypoint_problems
 from car_ai_rl.jobs.overrides import apply_overrides
+from car_ai_rl.jobs.registry import backend_class, backend_names
+from car_ai_rl.schema import ConfigModel, Expects, parse, read_yaml
 
 DEFAULT_ARTIFACT_PATHS = [
     "checkpoints/*.zip",
@@ -30,19 +37,23 @@ DEFAULT_EXCLUDES = [
     "runs",
     "*.onnx",
 ]
+DURATION = "a duration: seconds, or text such as 45s, 15m, 6h, 1h30m, 2d"
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _JOB_NAME = re.compile(r"^[a-z0-9][a-z0-9-]{0,39}$")
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class EntrypointSpec(ConfigModel):
+    """The command to run and its `--name value` arguments. Placeholders `{output_dir}` and
+    `{job_id}` are filled in `command`, `args` and `env` values."""
 
-
-class EntrypointSpec(_Strict):
-    """The command to run and its ``--name value`` arguments."""
-
-    command: list[str]
+    command: Annotated[list[str], Expects("a command line, as text or a list of words")]
+    """The program to run, e.g. `python scripts/train_ppo.py`; a string is split like a shell
+    would (no shell features). A leading `python`/`python3` is the Python that runs the job.
+    Arguments of our own commands (`scripts/train_*.py`, `scripts/export_onnx.py`,
+    `car-ai-rl ...`) are checked by those commands' parsers before the job starts."""
     args: dict[str, Any] = Field(default_factory=dict)
+    """Appended in order as `--name value`: `true` is a bare `--name`, `false`/`null` leave it
+    out, a list gives `--name a b`. Names are written without dashes."""
 
     @field_validator("command", mode="before")
     @classmethod
@@ -65,47 +76,56 @@ class EntrypointSpec(_Strict):
     def _check_args(cls, args: dict[str, Any]) -> dict[str, Any]:
         for name, value in args.items():
             if not name or name.startswith("-") or " " in name:
-                raise ValueError(f"{name!r}: write argument names without dashes, e.g. n-envs")
+                raise ConfigError(name, "write argument names without dashes, e.g. n-envs")
             items = value if isinstance(value, list) else [value]
             for item in items:
                 if item is not None and not isinstance(item, str | int | float | bool):
-                    raise ValueError(f"{name}: must be a string, number, boolean or list of them")
+                    raise ConfigError(name, "must be a string, number, boolean or list of them")
         return args
 
 
-class ResourcesSpec(_Strict):
+class ResourcesSpec(ConfigModel):
     """What the job needs; the ray backend schedules on it, the local backend runs as is."""
 
     cpus: float = Field(1, ge=1)
+    """ray: CPUs reserved for the entrypoint. Local: informative only."""
     gpus: float = Field(0, ge=0)
+    """ray: GPUs reserved. Local: informative only."""
     memory_mb: int | None = Field(None, ge=1)
+    """ray: memory reserved for the entrypoint (MB)."""
 
 
-class ClusterSpec(_Strict):
+class ClusterSpec(ConfigModel):
     """Where the job runs."""
 
     backend: str = "local"
+    """`local` (a detached process on this machine), `ray`, or an installed backend."""
     address: str | None = None
+    """ray: the Ray dashboard URL (default `$RAY_ADDRESS`, then `http://127.0.0.1:8265`)."""
     working_dir: str = "."
+    """The job's working directory, relative to where you run `car-ai-rl`; ray uploads it."""
     excludes: list[str] = Field(default_factory=lambda: list(DEFAULT_EXCLUDES))
-    resources: ResourcesSpec = Field(default_factory=ResourcesSpec)
+    """ray: globs left out of the uploaded working dir."""
+    resources: ResourcesSpec = ResourcesSpec()
+    """Resources the job needs."""
 
     @field_validator("backend")
     @classmethod
     def _known_backend(cls, name: str) -> str:
-        from car_ai_rl.jobs.backend import backend_names
-
         names = backend_names()
         if name not in names:
             raise ValueError(f"must be one of: {', '.join(names)} (got {name!r})")
         return name
 
 
-class ArtifactsSpec(_Strict):
-    """Which outputs to collect (globs relative to the output dir) and where the ray backend puts them."""
+class ArtifactsSpec(ConfigModel):
+    """Which outputs to collect and where the ray backend puts them."""
 
     paths: list[str] = Field(default_factory=lambda: list(DEFAULT_ARTIFACT_PATHS))
+    """Globs relative to the output dir (`**` takes a whole tree)."""
     storage: str | None = None
+    """ray (required there): a directory (local path or `file://` URI) the job copies its
+    artifacts to, and this machine reads them back from."""
 
     @field_validator("paths")
     @classmethod
@@ -118,16 +138,28 @@ class ArtifactsSpec(_Strict):
         return paths
 
 
-class JobSpec(_Strict):
-    """A whole job spec, as in ``fireworks/rft-ppo.yaml``."""
+def _duration(value: Any) -> Any:
+    return None if value is None else parse_duration_s(value)
 
-    name: str = "job"
+
+class JobSpec(ConfigModel):
+    """A job spec (`car-ai-rl jobs create --spec FILE`, see `fireworks/rft-ppo.yaml`)."""
+
+    name: Annotated[str, Expects("1-40 lowercase letters, digits and dashes")] = "job"
+    """Prefix of the job id: 1-40 lowercase letters, digits and dashes."""
     entrypoint: EntrypointSpec
-    cluster: ClusterSpec = Field(default_factory=ClusterSpec)
-    max_duration: float | None = None
-    stop_grace_period: float = 30.0
+    """What to run."""
+    cluster: ClusterSpec = ClusterSpec()
+    """Where to run it."""
+    max_duration: Annotated[float | None, Expects(DURATION)] = None
+    """Stop the job (marked `timed_out`) after this long: `90` (seconds), `45s`, `15m`, `6h`,
+    `1h30m`, `2d`; `null` for no limit."""
+    stop_grace_period: Annotated[float, Expects(DURATION)] = 30.0
+    """When stopping: SIGINT, this long to checkpoint, then SIGTERM (same duration forms)."""
     env: dict[str, str] = Field(default_factory=dict)
-    artifacts: ArtifactsSpec = Field(default_factory=ArtifactsSpec)
+    """Environment variables of the entrypoint (numbers become text, booleans `1`/`0`)."""
+    artifacts: ArtifactsSpec = ArtifactsSpec()
+    """What to collect."""
 
     @field_validator("name")
     @classmethod
@@ -141,7 +173,7 @@ class JobSpec(_Strict):
     @field_validator("max_duration", "stop_grace_period", mode="before")
     @classmethod
     def _duration(cls, value: Any) -> Any:
-        return None if value is None else parse_duration_s(value)
+        return _duration(value)
 
     @field_validator("env", mode="before")
     @classmethod
@@ -151,13 +183,13 @@ class JobSpec(_Strict):
         result: dict[str, str] = {}
         for name, value in env.items():
             if not isinstance(name, str) or not _ENV_NAME.match(name):
-                raise ValueError(f"{name!r}: not a valid environment variable name")
+                raise ConfigError(str(name), "not a valid environment variable name")
             if isinstance(value, bool):
                 result[name] = "1" if value else "0"
             elif isinstance(value, str | int | float):
                 result[name] = str(value)
             else:
-                raise ValueError(f"{name}: must be a string, number or boolean")
+                raise ConfigError(name, "must be a string, number or boolean")
         return result
 
     @property
@@ -169,91 +201,26 @@ class JobSpec(_Strict):
         return self.stop_grace_period
 
 
-class SpecError(ConfigError):
-    """One or more invalid spec fields; each line reads ``path: problem``."""
-
-    def __init__(self, problems: list[tuple[str, str]]) -> None:
-        super().__init__(*problems[0])
-        self.problems = problems
-        self.args = ("\n".join(f"{path}: {problem}" for path, problem in problems),)
-
-    def __str__(self) -> str:
-        return str(self.args[0])
-
-
-_TYPE_MESSAGES = {
-    "missing": "required",
-    "int_type": "must be an integer",
-    "int_parsing": "must be an integer",
-    "int_from_float": "must be an integer",
-    "float_type": "must be a number",
-    "float_parsing": "must be a number",
-    "string_type": "must be a string",
-    "list_type": "must be a list",
-    "dict_type": "must be a mapping",
-    "model_type": "must be a mapping",
-    "model_attributes_type": "must be a mapping",
-}
-
-
-def _problem(error: dict[str, Any]) -> str:
-    kind = error["type"]
-    ctx = error.get("ctx") or {}
-    if kind == "greater_than_equal":
-        return f"must be >= {ctx['ge']:g}"
-    if kind == "greater_than":
-        return f"must be > {ctx['gt']:g}"
-    if kind == "extra_forbidden":
-        return "unknown field"
-    if kind == "value_error":
-        return str(ctx.get("error", error["msg"]))
-    return _TYPE_MESSAGES.get(kind, error["msg"])
-
-
-def _problems(exc: ValidationError) -> list[tuple[str, str]]:
-    problems = []
-    for error in exc.errors():
-        path = ".".join(str(part) for part in error["loc"]) or "spec"
-        problems.append((path, _problem(error)))
-    return problems
-
-
 def validate_spec(raw: Any) -> JobSpec:
-    """Validate a raw mapping, including the chosen backend's own checks. Raises SpecError."""
+    """Validate a raw mapping, with the chosen backend's own checks and the entrypoint's
+    arguments. Raises ConfigError listing every problem."""
     if not isinstance(raw, dict):
-        raise SpecError(
-            [("spec", "must be a mapping with entrypoint, cluster, max_duration, env, artifacts")]
+        raise ConfigError(
+            "spec", "must be a mapping with entrypoint, cluster, max_duration, env, artifacts"
         )
-    try:
-        spec = JobSpec.model_validate(raw)
-    except ValidationError as exc:
-        raise SpecError(_problems(exc)) from None
-    from car_ai_rl.jobs.backend import backend_class
-
+    spec = parse(JobSpec, raw, top="spec")
     problems = backend_class(spec.cluster.backend).check_spec(spec)
+    problems += entrypoint_problems(spec.entrypoint.command, spec.entrypoint.args)
     if problems:
-        raise SpecError(problems)
+        raise ConfigError.of(problems)
     return spec
 
 
 def read_spec_file(path: str | Path) -> dict[str, Any]:
     """Read a YAML spec file into a mapping; a missing file or bad YAML is a UserError."""
-    path = Path(path)
-    try:
-        text = path.read_text()
-    except FileNotFoundError:
-        raise UserError(f"spec file not found: {path}") from None
-    except OSError as exc:
-        raise UserError(f"cannot read spec file {path}: {exc.strerror}") from None
-    try:
-        raw = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""
-        problem = getattr(exc, "problem", None) or str(exc)
-        raise UserError(f"{path}: invalid YAML{where}: {problem}") from None
+    raw = read_yaml(path, flag="--spec")
     if raw is None:
-        raise UserError(f"{path}: the spec file is empty")
+        raise UserError(f"--spec: {path}: the spec file is empty")
     return raw
 
 
@@ -262,6 +229,6 @@ def load_spec(path: str | Path, overrides: list[str] | None = None) -> JobSpec:
     raw = read_spec_file(path)
     if overrides:
         if not isinstance(raw, dict):
-            raise SpecError([("spec", "must be a mapping")])
+            raise ConfigError("spec", "must be a mapping")
         raw = apply_overrides(raw, overrides)
     return validate_spec(raw)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import re
 import secrets
+import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -66,13 +67,24 @@ class JobStore:
             ) from None
 
     def list(self) -> list[JobRecord]:
-        """All readable records, oldest first."""
-        if not self.root.is_dir():
+        """All readable records, oldest first; none when the jobs dir does not exist yet."""
+        if not self.root.exists():
             return []
+        if not self.root.is_dir():
+            raise UserError(f"--jobs-dir: {self.root} is not a directory")
+        try:
+            job_dirs = [path for path in self.root.iterdir() if path.is_dir()]
+        except OSError as exc:
+            raise UserError(f"--jobs-dir: cannot read {self.root}: {exc.strerror or exc}") from None
         records = []
-        for path in self.root.glob(f"*/{RECORD_FILE}"):
+        for job_dir in job_dirs:
             try:
-                records.append(JobRecord.model_validate_json(path.read_text()))
-            except (OSError, ValidationError):
-                continue
+                records.append(JobRecord.model_validate_json((job_dir / RECORD_FILE).read_text()))
+            except FileNotFoundError:
+                continue  # not a job folder
+            except (OSError, ValidationError) as exc:
+                print(
+                    f"warning: skipping {job_dir / RECORD_FILE}: unreadable ({type(exc).__name__})",
+                    file=sys.stderr,
+                )
         return sorted(records, key=lambda record: (record.created_at, record.id))

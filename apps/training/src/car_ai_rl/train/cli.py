@@ -7,9 +7,12 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from car_ai_rl.train.config import ENV_VARS
+from car_ai_rl.cli_args import CliParser, float_in, int_in
+from car_ai_rl.train.config import ENV_VARS, MAX_DENSITY, MAX_ENVS
 
 EPILOG = "Environment variables (used by job specs): " + ", ".join(ENV_VARS) + "."
+MAX_STEPS = 10**12
+MAX_SEED = 2**32 - 1
 
 
 def add_train_arguments(parser: argparse.ArgumentParser, with_algo: bool) -> None:
@@ -18,15 +21,23 @@ def add_train_arguments(parser: argparse.ArgumentParser, with_algo: bool) -> Non
             "--algo", choices=["ppo", "dqn"], default=None, help="algorithm (default: ppo)"
         )
     parser.add_argument(
-        "--steps", type=int, default=1_500_000, help="total environment steps (default 1,500,000)"
+        "--steps",
+        type=int_in(1, MAX_STEPS),
+        default=1_500_000,
+        help="total environment steps (default 1,500,000)",
     )
     parser.add_argument(
-        "--n-envs", type=int, default=4, help="envs stepped together in one batch (default 4)"
+        "--n-envs",
+        type=int_in(1, MAX_ENVS),
+        default=4,
+        help="envs stepped together in one batch (default 4)",
     )
     parser.add_argument(
         "--log-dir", default="runs/ppo-local", help="output directory (default runs/ppo-local)"
     )
-    parser.add_argument("--seed", type=int, default=None, help="random seed (default 0)")
+    parser.add_argument(
+        "--seed", type=int_in(0, MAX_SEED), default=None, help="random seed (default 0)"
+    )
     parser.add_argument(
         "--config", default=None, help="YAML file of hyperparameters and env params"
     )
@@ -36,8 +47,17 @@ def add_train_arguments(parser: argparse.ArgumentParser, with_algo: bool) -> Non
         default=None,
         help="action space (default discrete)",
     )
-    parser.add_argument(
-        "--resume", action="store_true", help="continue from the newest checkpoint in --log-dir"
+    existing = parser.add_mutually_exclusive_group()
+    existing.add_argument(
+        "--resume",
+        action="store_true",
+        help="continue the run in --log-dir from its newest readable checkpoint",
+    )
+    existing.add_argument(
+        "--force",
+        action="store_true",
+        help="start a new run even if --log-dir holds one: the old one is moved to "
+        "<log-dir>.old-<time>, never deleted",
     )
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     curriculum = parser.add_mutually_exclusive_group()
@@ -56,13 +76,13 @@ def add_train_arguments(parser: argparse.ArgumentParser, with_algo: bool) -> Non
     )
     parser.add_argument(
         "--curriculum-density-start",
-        type=float,
+        type=float_in(0.0, MAX_DENSITY),
         default=None,
         help="traffic density at the start of the ramp (vehicles/km/lane)",
     )
     parser.add_argument(
         "--curriculum-ramp",
-        type=float,
+        type=float_in(0.0, 1.0),
         default=None,
         help="fraction of training over which density ramps up (0..1)",
     )
@@ -94,11 +114,20 @@ def run_training(args: argparse.Namespace, algo: str | None) -> int:
     from car_ai_rl.train.stop_request import TrainingStopped
 
     config = build_config(
-        load_config_file(args.config), env_overrides(), flag_overrides(args, algo)
+        load_config_file(args.config),
+        env_overrides(),
+        flag_overrides(args, algo),
+        source=args.config or "(top level)",
     )
     try:
         train(
-            config, args.steps, args.n_envs, Path(args.log_dir), args.resume, not args.no_progress
+            config,
+            args.steps,
+            args.n_envs,
+            Path(args.log_dir),
+            resume=args.resume,
+            progress=not args.no_progress,
+            force=args.force,
         )
     except TrainingStopped as stopped:
         print(f"\n{stopped}", file=sys.stderr)
@@ -112,15 +141,20 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.set_defaults(func=lambda args: run_training(args, args.algo))
 
 
-def script_main(algo: str) -> None:
-    """Entry point of scripts/train_<algo>.py: the same flags as ``car-ai-rl train``."""
-    from car_ai_rl.cli import run
-
-    parser = argparse.ArgumentParser(
+def script_parser(algo: str) -> argparse.ArgumentParser:
+    """The parser of scripts/train_<algo>.py: the same flags as ``car-ai-rl train``."""
+    parser = CliParser(
         prog=f"train_{algo}.py",
         description=f"Train {algo.upper()} on the highway env.",
         epilog=EPILOG,
     )
     add_train_arguments(parser, with_algo=False)
     parser.set_defaults(func=lambda args: run_training(args, algo))
-    raise SystemExit(run(parser=parser))
+    return parser
+
+
+def script_main(algo: str) -> None:
+    """Entry point of scripts/train_<algo>.py."""
+    from car_ai_rl.cli import run
+
+    raise SystemExit(run(parser=script_parser(algo)))

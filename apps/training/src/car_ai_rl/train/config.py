@@ -1,157 +1,188 @@
-"""Training configuration: frozen dataclasses filled from YAML, flags and environment variables."""
+"""The training config: one frozen, validated tree filled from YAML, env variables and flags.
+
+Precedence: the ``--config`` file < ``CAR_AI_RL_*`` environment variables < command-line flags.
+Every key is documented below its declaration; ``docs/config-reference.md`` is generated from
+these classes.
+"""
 
 from __future__ import annotations
 
-import dataclasses
+import hashlib
+import json
 import os
-from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
-import yaml
+from pydantic import Field, field_validator, model_validator
 
-from car_ai_rl.errors import ConfigError, UserError
-from car_ai_rl.sim.params import SimParams, dataclass_from_dict, sim_params_from_dict
+from car_ai_rl.errors import ConfigError
+from car_ai_rl.schema import (
+    ConfigModel,
+    Fraction,
+    IntList,
+    NonNegativeFloat,
+    NonNegativeInt,
+    PositiveFloat,
+    PositiveInt,
+    Seed,
+    parse,
+    read_yaml,
+)
+from car_ai_rl.sim.params import SimParams, sim_params_from_dict
 
 ALGOS = ("ppo", "dqn")
+MAX_DENSITY = 200.0  # vehicles/km/lane, SimParams' own bound on traffic_density
+MAX_ENVS = 100_000  # envs stepped together in training
 
 
-@dataclass(frozen=True)
-class PPOHyper:
-    n_steps: int = 1024  # per env, per rollout
-    batch_size: int = 1024
-    n_epochs: int = 4
-    learning_rate: float = 3e-4
-    lr_schedule: str = "linear"  # "linear" decays to 0 over training, "constant" keeps it
-    gamma: float = 0.99
-    gae_lambda: float = 0.95
-    clip_range: float = 0.2
-    ent_coef: float = 0.005
-    vf_coef: float = 0.5
-    max_grad_norm: float = 0.5
-    net_arch: tuple[int, ...] = (256, 256)
+class PPOHyper(ConfigModel):
+    """PPO hyperparameters (stable-baselines3 `PPO`)."""
+
+    n_steps: PositiveInt = 1024
+    """Env steps collected per env before each update."""
+    batch_size: int = Field(1024, ge=2)
+    """Minibatch size of the updates."""
+    n_epochs: PositiveInt = 4
+    """Passes over each rollout."""
+    learning_rate: PositiveFloat = 3e-4
+    """Adam step size at the start of training."""
+    lr_schedule: Literal["linear", "constant"] = "linear"
+    """`linear` decays the learning rate to 0 over training; `constant` keeps it."""
+    gamma: Fraction = 0.99
+    """Discount factor per decision step."""
+    gae_lambda: Fraction = 0.95
+    """GAE bias/variance trade-off."""
+    clip_range: PositiveFloat = 0.2
+    """Policy-ratio clipping."""
+    ent_coef: NonNegativeFloat = 0.005
+    """Weight of the entropy bonus."""
+    vf_coef: NonNegativeFloat = 0.5
+    """Weight of the value loss."""
+    max_grad_norm: PositiveFloat = 0.5
+    """Gradient clipping norm."""
+    net_arch: IntList = (256, 256)
+    """Hidden layer sizes of the policy and value networks (`[]`: linear)."""
 
 
-@dataclass(frozen=True)
-class DQNHyper:
-    learning_rate: float = 5e-4
-    buffer_size: int = 200_000
-    learning_starts: int = 5_000
-    batch_size: int = 256
-    gamma: float = 0.99
-    train_freq: int = 4
-    gradient_steps: int = 1
-    target_update_interval: int = 2_000
-    exploration_fraction: float = 0.2
-    exploration_final_eps: float = 0.03
-    net_arch: tuple[int, ...] = (128, 128)
+class DQNHyper(ConfigModel):
+    """DQN hyperparameters (stable-baselines3 `DQN`)."""
+
+    learning_rate: PositiveFloat = 5e-4
+    """Adam step size."""
+    buffer_size: PositiveInt = 200_000
+    """Transitions the replay buffer holds (at least `--n-envs`)."""
+    learning_starts: NonNegativeInt = 5_000
+    """Env steps collected before the first update."""
+    batch_size: PositiveInt = 256
+    """Minibatch size of the updates."""
+    gamma: Fraction = 0.99
+    """Discount factor per decision step."""
+    train_freq: PositiveInt = 4
+    """Env steps (per env) between updates."""
+    gradient_steps: PositiveInt = 1
+    """Gradient steps per update."""
+    target_update_interval: PositiveInt = 2_000
+    """Env steps between target-network copies."""
+    exploration_fraction: Fraction = 0.2
+    """Fraction of training over which epsilon falls from 1 to `exploration_final_eps`."""
+    exploration_final_eps: Fraction = 0.03
+    """Final epsilon of the epsilon-greedy exploration."""
+    net_arch: IntList = (128, 128)
+    """Hidden layer sizes of the Q-network."""
+    replay_buffers_kept: NonNegativeInt = 1
+    """Replay buffers kept beside the newest checkpoints (each is as large as the buffer);
+    older ones are deleted, checkpoint zips are all kept. `0` saves none: a resume then
+    refills the buffer for `learning_starts` steps before learning again."""
 
 
-@dataclass(frozen=True)
-class Curriculum:
-    """Traffic density ramps from ``density_start`` to the env's density over the first
-    ``ramp_fraction`` of training; mid-episode mission changes start after
-    ``mission_changes_after_fraction``."""
+class Curriculum(ConfigModel):
+    """Traffic density ramps from `density_start` to the env's density over the first
+    `ramp_fraction` of training; mid-episode mission changes start after
+    `mission_changes_after_fraction`."""
 
     enabled: bool = True
-    density_start: float = 10.0
-    ramp_fraction: float = 0.2
-    mission_changes_after_fraction: float = 0.1
+    """Ramp density and mission changes (`false`: train on the final env params throughout)."""
+    density_start: float = Field(10.0, ge=0, le=MAX_DENSITY)
+    """Traffic density at the start of training (vehicles/km/lane)."""
+    ramp_fraction: Fraction = 0.2
+    """Fraction of training over which the density ramps up."""
+    mission_changes_after_fraction: Fraction = 0.1
+    """Fraction of training after which missions may change mid-episode."""
 
 
-@dataclass(frozen=True)
-class Kickstart:
-    """Imitation of the heuristic driver before PPO (see ``car_ai_rl.train.pretrain``)."""
+class Kickstart(ConfigModel):
+    """Imitation of the heuristic driver before PPO (DAgger-style, see
+    `car_ai_rl.train.pretrain`); PPO only."""
 
     enabled: bool = True
-    rounds: int = 4
-    envs: int = 256
-    steps_per_round: int = 400
-    epochs: int = 4
-    batch_size: int = 2048
-    learning_rate: float = 1e-3
+    """Run the kickstart before PPO."""
+    rounds: PositiveInt = 4
+    """Drive-label-fit rounds; the first drives with the heuristic, later ones with the policy."""
+    envs: int = Field(256, ge=1, le=100_000)
+    """Envs driven together in each round."""
+    steps_per_round: PositiveInt = 400
+    """Decision steps driven per round."""
+    epochs: PositiveInt = 4
+    """Passes over the collected states after each round."""
+    batch_size: PositiveInt = 2048
+    """Minibatch size of the supervised updates."""
+    learning_rate: PositiveFloat = 1e-3
+    """Adam step size of the supervised updates."""
 
 
-@dataclass(frozen=True)
-class TrainConfig:
-    algo: str = "ppo"
-    action_mode: str = "discrete"
-    seed: int = 0
-    torch_threads: int = 1
-    checkpoint_every_steps: int = 100_000
-    eval_every_steps: int = 100_000
-    eval_episodes: int = 64
-    supervisor: bool = False  # train with the safety supervisor filtering the controls
-    ppo: PPOHyper = field(default_factory=PPOHyper)
-    dqn: DQNHyper = field(default_factory=DQNHyper)
-    curriculum: Curriculum = field(default_factory=Curriculum)
-    kickstart: Kickstart = field(default_factory=Kickstart)
-    env: dict = field(default_factory=dict)
+class TrainConfig(ConfigModel):
+    """The training config (`--config FILE`, see `configs/ppo.yaml` and `configs/dqn.yaml`)."""
+
+    algo: Literal["ppo", "dqn"] = "ppo"
+    """The algorithm (`--algo`; `scripts/train_ppo.py` and `train_dqn.py` set it)."""
+    action_mode: Literal["discrete", "continuous"] = "discrete"
+    """Action space; DQN needs `discrete`."""
+    seed: Seed = 0
+    """Seeds the networks, the exploration and the training episodes."""
+    torch_threads: int = Field(1, ge=1, le=256)
+    """Threads torch uses for the whole run, the kickstart included. `1` makes runs of the
+    same command, seed and machine bit-identical; more threads may be faster on large networks
+    but their results can differ from run to run in the last bits."""
+    checkpoint_every_steps: PositiveInt = 100_000
+    """Env steps between checkpoints (counted over the whole run, resumes included)."""
+    eval_every_steps: PositiveInt = 100_000
+    """Env steps between the `eval/` metrics in TensorBoard."""
+    eval_episodes: int = Field(64, ge=0, le=100_000)
+    """Episodes of each evaluation, on fixed seeds (`0`: no evaluation)."""
+    supervisor: bool = False
+    """Train with the safety supervisor filtering the policy's controls."""
+    ppo: PPOHyper = PPOHyper()
+    """PPO hyperparameters."""
+    dqn: DQNHyper = DQNHyper()
+    """DQN hyperparameters."""
+    curriculum: Curriculum = Curriculum()
+    """The curriculum."""
+    kickstart: Kickstart = Kickstart()
+    """The kickstart (PPO only)."""
+    env: dict[str, Any] = Field(default_factory=dict)
+    """Sim params (`SimParams` fields, e.g. `traffic_density: 20.0`) the training and
+    evaluation envs run on; unset fields keep their defaults."""
+
+    @field_validator("env")
+    @classmethod
+    def _sim_params_valid(cls, env: dict[str, Any]) -> dict[str, Any]:
+        sim_params_from_dict(env)  # raises ConfigError naming the field below ``env``
+        return env
+
+    @model_validator(mode="after")
+    def _algo_fits_action_mode(self) -> TrainConfig:
+        if self.algo == "dqn" and self.action_mode != "discrete":
+            raise ConfigError("action_mode", "must be discrete for dqn, got 'continuous'")
+        return self
 
     def sim_params(self) -> SimParams:
-        try:
-            return sim_params_from_dict(self.env)
-        except ConfigError as exc:
-            raise ConfigError(f"env.{exc.field}", exc.problem) from None
+        return sim_params_from_dict(self.env)
 
-    def validate(self) -> None:
-        if self.algo not in ALGOS:
-            raise ConfigError("algo", f"must be one of {', '.join(ALGOS)}, got {self.algo!r}")
-        if self.action_mode not in ("discrete", "continuous"):
-            raise ConfigError(
-                "action_mode", f"must be discrete or continuous, got {self.action_mode!r}"
-            )
-        if self.algo == "dqn" and self.action_mode != "discrete":
-            raise ConfigError("action_mode", "dqn needs the discrete action mode")
-        for name in ("checkpoint_every_steps", "eval_every_steps", "torch_threads"):
-            if getattr(self, name) < 1:
-                raise ConfigError(name, "must be >= 1")
-        if self.eval_episodes < 0:
-            raise ConfigError("eval_episodes", "must be >= 0")
-        if self.ppo.lr_schedule not in ("linear", "constant"):
-            raise ConfigError(
-                "ppo.lr_schedule", f"must be linear or constant, got {self.ppo.lr_schedule!r}"
-            )
-        k = self.kickstart
-        for name in ("rounds", "envs", "steps_per_round", "epochs", "batch_size"):
-            if getattr(k, name) < 1:
-                raise ConfigError(f"kickstart.{name}", "must be >= 1")
-        c = self.curriculum
-        if not 0.0 <= c.ramp_fraction <= 1.0:
-            raise ConfigError("curriculum.ramp_fraction", "must be in [0, 1]")
-        if c.density_start < 0:
-            raise ConfigError("curriculum.density_start", "must be >= 0")
-        self.sim_params()
-
-    def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
+    def digest(self) -> str:
+        """A short hash of the resolved config: two runs with equal digests train alike."""
+        text = json.dumps(self.to_dict(), sort_keys=True)
+        return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
-def _coerce_tuples(data: dict[str, Any]) -> dict[str, Any]:
-    for section in ("ppo", "dqn"):
-        block = data.get(section)
-        if isinstance(block, dict) and isinstance(block.get("net_arch"), list):
-            block["net_arch"] = tuple(block["net_arch"])
-    return data
-
-
-def load_config_file(path: str | None) -> dict[str, Any]:
-    """The YAML mapping in ``path`` (empty without a path); errors name the file."""
-    if path is None:
-        return {}
-    file = Path(path)
-    if not file.is_file():
-        raise UserError(f"--config: file not found: {file}")
-    try:
-        data = yaml.safe_load(file.read_text()) or {}
-    except yaml.YAMLError as exc:
-        raise UserError(f"{file}: not valid YAML: {exc}") from None
-    if not isinstance(data, dict):
-        raise UserError(f"{file}: must hold a mapping of settings")
-    return data
-
-
-ENV_PREFIX = "CAR_AI_RL_"
 ENV_VARS = {
     "CAR_AI_RL_CURRICULUM": ("curriculum", "enabled"),
     "CAR_AI_RL_CURRICULUM_DENSITY_START": ("curriculum", "density_start"),
@@ -160,10 +191,11 @@ ENV_VARS = {
     "CAR_AI_RL_TRAFFIC_DENSITY": ("env", "traffic_density"),
     "CAR_AI_RL_KICKSTART": ("kickstart", "enabled"),
 }
+_SWITCHES = ("CAR_AI_RL_CURRICULUM", "CAR_AI_RL_KICKSTART")
 
 
 def _parse_env_value(name: str, raw: str) -> Any:
-    if name in ("CAR_AI_RL_CURRICULUM", "CAR_AI_RL_KICKSTART"):
+    if name in _SWITCHES:
         if raw.lower() in ("1", "true", "yes", "on"):
             return True
         if raw.lower() in ("0", "false", "no", "off"):
@@ -196,10 +228,48 @@ def merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
 
 
 def build_config(
-    file_data: dict[str, Any], env_data: dict[str, Any], flags: dict[str, Any]
+    file_data: dict[str, Any],
+    env_data: dict[str, Any],
+    flags: dict[str, Any],
+    source: str = "(top level)",
 ) -> TrainConfig:
-    """File < environment variables < command-line flags."""
-    data = _coerce_tuples(merge(merge(file_data, env_data), flags))
-    config = dataclass_from_dict(TrainConfig, data)
-    config.validate()
-    return config
+    """File < environment variables < command-line flags; ``source`` names the file."""
+    data = merge(merge(file_data, env_data), flags)
+    problems = _env_var_problems(env_data, data)
+    if problems:
+        raise ConfigError.of(problems)
+    return parse(TrainConfig, data, top=source)
+
+
+def _env_var_problems(env_data: dict[str, Any], data: dict[str, Any]) -> list[tuple[str, str]]:
+    """A bad value from an environment variable is reported under the variable's name."""
+    problems = []
+    for name, (section, key) in ENV_VARS.items():
+        if key not in env_data.get(section, {}):
+            continue
+        value = data.get(section, {}).get(key)
+        if value is not env_data[section][key]:
+            continue  # a flag replaced it
+        try:
+            probe = {section: {key: value}}
+            if section == "env":
+                sim_params_from_dict(probe["env"])
+            else:
+                parse(TrainConfig, probe)
+        except ConfigError as exc:
+            problems.append((name, exc.problem))
+    return problems
+
+
+def load_config_file(path: str | None) -> dict[str, Any]:
+    """The YAML mapping in ``path`` (empty without a path); errors name the flag and file."""
+    if path is None:
+        return {}
+    data = read_yaml(path, flag="--config")
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigError(
+            str(path), f"must hold a mapping of settings, got a {type(data).__name__}"
+        )
+    return data

@@ -8,8 +8,8 @@ fitted to the discounted returns of those drives, so PPO starts from a consisten
 
 from __future__ import annotations
 
-import os
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -99,8 +99,8 @@ def fit(
 ) -> dict[str, float]:
     """Supervised updates of the actor (imitation) and the critic (returns)."""
     policy = model.policy
-    threads = torch.get_num_threads()
-    torch.set_num_threads(os.cpu_count() or 1)  # the simulator is idle while fitting
+    # Runs on torch's configured thread count, like the rest of training: raising it here made
+    # results depend on how the threads split the work (see car_ai_rl.train.reproducibility).
     optimizer = torch.optim.Adam(policy.parameters(), lr=lr)
     obs = torch.as_tensor(data.obs)
     labels = torch.as_tensor(data.labels)
@@ -126,7 +126,6 @@ def fit(
             torch.nn.utils.clip_grad_norm_(policy.parameters(), 1.0)
             optimizer.step()
             stats = {"actor_loss": actor_loss.item(), "value_loss": value_loss.item()}
-    torch.set_num_threads(threads)
     with torch.no_grad():
         dist = policy.get_distribution(obs).distribution
         if action_mode == "discrete":
@@ -144,12 +143,16 @@ def kickstart(
     epochs: int,
     batch_size: int,
     lr: float,
+    stop_requested: Callable[[], bool] = lambda: False,
 ) -> dict[str, float]:
-    """Rounds of drive-label-fit; returns the last round's statistics."""
+    """Rounds of drive-label-fit; returns the last round's statistics. Between rounds it stops
+    early when ``stop_requested()`` says so."""
     gamma = float(model.gamma)
     datasets: list[Demonstrations] = []
     stats: dict[str, float] = {}
     for k in range(rounds):
+        if stop_requested():
+            break
         driver = None if k == 0 else model
         datasets.append(
             drive(driver, params, action_mode, n_envs, n_steps, PRETRAIN_SEED + 1000 * k, gamma)

@@ -2,80 +2,38 @@
 
 from __future__ import annotations
 
-import os
-import re
 import sys
-import time
-import zipfile
 from pathlib import Path
 
 import torch
-import yaml
 from stable_baselines3 import DQN, PPO
 from stable_baselines3.common.base_class import BaseAlgorithm
-from stable_baselines3.common.callbacks import CallbackList, CheckpointCallback
+from stable_baselines3.common.callbacks import CallbackList
 
-from car_ai_rl import __version__
-from car_ai_rl.atomic_io import write_json_atomic, write_text_atomic
+from car_ai_rl.atomic_io import write_json_atomic
 from car_ai_rl.envs.sb3_vec_env import HighwayMissionVecEnv
 from car_ai_rl.errors import UserError
+from car_ai_rl.train import reproducibility, run_dir
 from car_ai_rl.train.callbacks import CurriculumCallback, EvalMetricsCallback
-from car_ai_rl.train.config import TrainConfig
+from car_ai_rl.train.checkpoints import (
+    CheckpointCallback,
+    checkpoint_path,
+    load_newest,
+    save_checkpoint,
+    save_model_atomic,
+)
+from car_ai_rl.train.config import MAX_ENVS, TrainConfig
 from car_ai_rl.train.curriculum import params_at
 from car_ai_rl.train.pretrain import kickstart
-from car_ai_rl.train.stop_request import StopOnRequestCallback, TrainingStopped, stop_requests
+from car_ai_rl.train.run_dir import final_model_path
+from car_ai_rl.train.stop_request import (
+    StopOnRequestCallback,
+    StopRequest,
+    TrainingStopped,
+    stop_requests,
+)
 
 ALGO_CLASSES = {"ppo": PPO, "dqn": DQN}
-CHECKPOINT_RE = re.compile(r"_(\d+)_steps\.zip$")
-
-
-def final_model_path(log_dir: Path, algo: str) -> Path:
-    return log_dir / f"{algo}-highway-final.zip"
-
-
-def prepare_log_dir(log_dir: Path) -> None:
-    """Create the log dir and check it is writable, with a clear message when not."""
-    try:
-        (log_dir / "checkpoints").mkdir(parents=True, exist_ok=True)
-        probe = log_dir / ".write-test"
-        probe.write_text("ok")
-        probe.unlink()
-    except OSError as exc:
-        raise UserError(f"--log-dir: cannot write to {log_dir}: {exc.strerror or exc}") from None
-
-
-def save_atomic(model: BaseAlgorithm, path: Path) -> None:
-    """Save an SB3 model through a temporary zip and a rename: never a half-written file."""
-    tmp = path.with_name(f".{path.stem}.partial.zip")
-    model.save(tmp)
-    os.replace(tmp, path)
-
-
-def replay_buffer_path(checkpoint: Path) -> Path:
-    """The replay buffer saved beside ``checkpoint``, named as SB3's CheckpointCallback names it
-    (``dqn_replay_buffer_<steps>_steps.pkl`` beside ``dqn_<steps>_steps.zip``)."""
-    return checkpoint.with_name(CHECKPOINT_RE.sub(r"_replay_buffer_\1_steps.pkl", checkpoint.name))
-
-
-def save_checkpoint(model: BaseAlgorithm, log_dir: Path, prefix: str, with_buffer: bool) -> Path:
-    """Save a checkpoint named like CheckpointCallback's, so ``--resume`` finds it."""
-    path = log_dir / "checkpoints" / f"{prefix}_{model.num_timesteps}_steps.zip"
-    save_atomic(model, path)
-    if with_buffer:
-        model.save_replay_buffer(replay_buffer_path(path))
-    return path
-
-
-def newest_checkpoint(log_dir: Path) -> Path | None:
-    """The readable checkpoint with the most steps in ``log_dir/checkpoints``."""
-    best: tuple[int, Path] | None = None
-    for path in (log_dir / "checkpoints").glob("*.zip"):
-        match = CHECKPOINT_RE.search(path.name)
-        if not match or not zipfile.is_zipfile(path):
-            continue
-        if best is None or int(match.group(1)) > best[0]:
-            best = (int(match.group(1)), path)
-    return best[1] if best else None
 
 
 def learning_rate_schedule(rate: float, kind: str):
@@ -129,33 +87,65 @@ def build_model(config: TrainConfig, env: HighwayMissionVecEnv, tb_dir: Path) ->
     )
 
 
-def write_run_record(log_dir: Path, config: TrainConfig, total_steps: int, n_envs: int) -> None:
-    """The resolved config, the command line and the package version, next to the outputs."""
-    record = {
-        "algo": config.algo,
-        "action_mode": config.action_mode,
-        "total_timesteps": total_steps,
-        "n_envs": n_envs,
-        "sim_params": config.sim_params().to_dict(),
-        "sim_params_hash": config.sim_params().digest(),
-        "config": config.to_dict(),
-        "command_line": [sys.executable, *sys.argv],
-        "version": __version__,
-        "torch_version": torch.__version__,
-        "started_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-    }
-    write_json_atomic(log_dir / "run.json", record)
-    write_text_atomic(
-        log_dir / "config.yaml", yaml.safe_dump(_plain(config.to_dict()), sort_keys=False)
+def check_run_size(config: TrainConfig, total_steps: int, n_envs: int) -> None:
+    """Flag values and the settings that only make sense together with them."""
+    if total_steps < 1:
+        raise UserError(f"--steps: must be an integer >= 1, got {total_steps}")
+    if not 1 <= n_envs <= MAX_ENVS:
+        raise UserError(f"--n-envs: must be an integer in [1, {MAX_ENVS}], got {n_envs}")
+    if config.algo == "ppo" and config.ppo.n_steps * n_envs < 2:
+        raise UserError("ppo.n_steps: n_steps x --n-envs must be at least 2, got 1")
+    if config.algo == "dqn" and config.dqn.buffer_size < n_envs:
+        raise UserError(
+            f"dqn.buffer_size: must be at least --n-envs ({n_envs}), got {config.dqn.buffer_size}"
+        )
+
+
+def _new_model(
+    config: TrainConfig, env: HighwayMissionVecEnv, tb_dir: Path, stop: StopRequest
+) -> BaseAlgorithm:
+    model = build_model(config, env, tb_dir)
+    if config.algo == "ppo" and config.kickstart.enabled:
+        k = config.kickstart
+        kickstart(
+            model,
+            config.sim_params(),
+            config.action_mode,
+            k.rounds,
+            k.envs,
+            k.steps_per_round,
+            k.epochs,
+            k.batch_size,
+            k.learning_rate,
+            stop_requested=lambda: stop.requested,
+        )
+    return model
+
+
+def _restore(
+    config: TrainConfig, env: HighwayMissionVecEnv, run: run_dir.RunDir, tb_dir: Path
+) -> BaseAlgorithm | None:
+    """This run's newest loadable checkpoint, or None when it has none yet."""
+    algo_cls = ALGO_CLASSES[config.algo]
+
+    def load(path: Path) -> BaseAlgorithm:
+        return algo_cls.load(path, env=env, device="cpu", tensorboard_log=str(tb_dir))
+
+    restored = load_newest(load, run.path, config.algo)
+    if restored is None:
+        return None
+    model = restored.model
+    if config.algo == "dqn" and not restored.buffer_loaded:
+        model.learning_starts = model.num_timesteps + config.dqn.learning_starts
+    print(f"resuming from {restored.checkpoint} at {model.num_timesteps} steps", file=sys.stderr)
+    run.note(
+        "resume",
+        checkpoint=restored.checkpoint.name,
+        from_steps=model.num_timesteps,
+        replay_buffer=restored.buffer_loaded if config.algo == "dqn" else None,
+        total_timesteps=run.record["total_timesteps"],
     )
-
-
-def _plain(value):
-    if isinstance(value, dict):
-        return {k: _plain(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_plain(v) for v in value]
-    return value
+    return model
 
 
 def train(
@@ -165,15 +155,24 @@ def train(
     log_dir: Path,
     resume: bool = False,
     progress: bool = True,
+    force: bool = False,
 ) -> Path:
     """Run (or resume) training; returns the path of the final model."""
-    if total_steps < 1:
-        raise UserError(f"--steps: must be >= 1, got {total_steps}")
-    if n_envs < 1:
-        raise UserError(f"--n-envs: must be >= 1, got {n_envs}")
+    check_run_size(config, total_steps, n_envs)
     log_dir = Path(log_dir)
-    prepare_log_dir(log_dir)
-    torch.set_num_threads(config.torch_threads)
+    run = run_dir.claim(log_dir, config, total_steps, n_envs, resume, force)
+    try:
+        if run.moved_to is not None:
+            print(f"moved the previous run to {run.moved_to}", file=sys.stderr)
+        return _train(config, total_steps, n_envs, run, progress)
+    finally:
+        run.release()
+
+
+def _train(
+    config: TrainConfig, total_steps: int, n_envs: int, run: run_dir.RunDir, progress: bool
+) -> Path:
+    reproducibility.configure(config.torch_threads)
     # SB3 builds a distribution object per step; checking its arguments every time is pure cost
     torch.distributions.Distribution.set_default_validate_args(False)
     target_params = config.sim_params()
@@ -186,49 +185,36 @@ def train(
         params=start_params,
         vehicle_capacity=target_params.vehicle_count,
     )
+    log_dir, algo = run.path, config.algo
     tb_dir = log_dir / "tb"
-    algo_cls = ALGO_CLASSES[config.algo]
-    if resume:
-        checkpoint = newest_checkpoint(log_dir)
-        if checkpoint is None:
-            raise UserError(f"--resume: no checkpoint in {log_dir / 'checkpoints'}")
-        try:
-            model = algo_cls.load(checkpoint, env=env, device="cpu", tensorboard_log=str(tb_dir))
-        except Exception as exc:  # a corrupted or foreign zip
-            raise UserError(f"--resume: cannot load {checkpoint}: {exc}") from None
-        buffer = replay_buffer_path(checkpoint)
-        if config.algo == "dqn" and buffer.exists():
-            model.load_replay_buffer(buffer)
-        print(f"resuming from {checkpoint} at {model.num_timesteps} steps", file=sys.stderr)
-    else:
-        model = build_model(config, env, tb_dir)
-        if config.algo == "ppo" and config.kickstart.enabled:
-            k = config.kickstart
-            kickstart(
-                model,
-                target_params,
-                config.action_mode,
-                k.rounds,
-                k.envs,
-                k.steps_per_round,
-                k.epochs,
-                k.batch_size,
-                k.learning_rate,
-            )
-    write_run_record(log_dir, config, total_steps, n_envs)
+    buffers_kept = config.dqn.replay_buffers_kept
 
-    prefix = config.algo
-    checkpoints = CheckpointCallback(
-        save_freq=max(config.checkpoint_every_steps // n_envs, 1),
-        save_path=str(log_dir / "checkpoints"),
-        name_prefix=prefix,
-        save_replay_buffer=config.algo == "dqn",
-    )
-    evaluator = EvalMetricsCallback(
-        target_params, config.action_mode, config.eval_episodes, config.eval_every_steps
-    )
-    remaining = total_steps - model.num_timesteps
+    def save(model: BaseAlgorithm) -> Path:
+        return save_checkpoint(model, log_dir, algo, buffers_kept)
+
     with stop_requests() as stop:
+        model = _restore(config, env, run, tb_dir) if run.resumed else None
+        continuing = model is not None
+        if model is None:
+            if run.resumed:
+                print("no checkpoint of this run yet: starting it from step 0", file=sys.stderr)
+                run.note("restart", total_timesteps=total_steps, n_envs=n_envs)
+            model = _new_model(config, env, tb_dir, stop)
+            if stop.requested:
+                run.set_status("stopped", stopped_at_steps=0)
+                raise TrainingStopped(
+                    "interrupted before the first checkpoint: nothing saved; --resume starts "
+                    "the run again",
+                    stop.exit_code,
+                )
+            if algo == "ppo" and config.kickstart.enabled:
+                save(model)  # the kickstart's result: a resume need not repeat it
+
+        checkpoints = CheckpointCallback(config.checkpoint_every_steps, save)
+        evaluator = EvalMetricsCallback(
+            target_params, config.action_mode, config.eval_episodes, config.eval_every_steps
+        )
+        remaining = total_steps - model.num_timesteps
         callbacks = CallbackList(
             [
                 StopOnRequestCallback(stop),
@@ -237,21 +223,37 @@ def train(
                 evaluator,
             ]
         )
-        if remaining > 0:
+        if remaining > 0 and not stop.requested:
             model.learn(
                 total_timesteps=remaining,
                 callback=callbacks,
                 progress_bar=progress,
-                reset_num_timesteps=not resume,
-                tb_log_name=prefix,
+                reset_num_timesteps=not continuing,
+                tb_log_name=algo,
             )
     if stop.requested:
-        path = save_checkpoint(model, log_dir, prefix, config.algo == "dqn")
+        path = save(model)
+        run.set_status("stopped", stopped_at_steps=model.num_timesteps)
         raise TrainingStopped(f"interrupted: saved {path}; continue with --resume", stop.exit_code)
+    final = final_model_path(log_dir, algo)
+    if remaining <= 0 and final.exists() and run.previous_status == "finished":
+        print(
+            f"the run already has {model.num_timesteps} steps: nothing to do ({final})",
+            file=sys.stderr,
+        )
+        run.set_status("finished")
+        return final
+    if not checkpoint_path(log_dir, algo, model.num_timesteps).exists():
+        save(model)
     if config.eval_episodes > 0:
-        metrics = evaluator.evaluate()
+        if evaluator.last_steps == model.num_timesteps:
+            metrics = evaluator.last_metrics  # just evaluated at this very step
+        elif remaining > 0:
+            metrics = evaluator.evaluate()
+        else:
+            metrics, _ = evaluator.measure(model)
         write_json_atomic(log_dir / "final_eval.json", metrics)
-    final = final_model_path(log_dir, config.algo)
-    save_atomic(model, final)
+    save_model_atomic(model, final)
+    run.set_status("finished", final_steps=model.num_timesteps, finished_at=run_dir.now())
     print(f"saved {final} after {model.num_timesteps} steps", file=sys.stderr)
     return final
