@@ -52,6 +52,7 @@ class BatchSim:
         return self.state
 
     def _grow(self, capacity: int) -> None:
+        """Enlarge the batch to ``capacity`` slots, keeping every running slot as it is."""
         old = self.capacity
         seeds = core.seeds_from_ints(np.arange(capacity) + FILLER_SEED)
         state, obs = core.reset(self.params, seeds)
@@ -93,9 +94,14 @@ class BatchSim:
         obs = core.reset_envs(self.sim, mask, full_seeds[mask], self.params)
         self.obs[mask] = obs[mask]
 
-    def fallback_controls(self) -> np.ndarray:
-        """The heuristic driver's controls for every slot (used for missing answers)."""
-        return heuristic_controls(self.sim, self.params)
+    def fallback_controls(self, slots: np.ndarray | None = None) -> np.ndarray:
+        """The heuristic driver's controls for ``slots`` (every slot when None), (len, 3)."""
+        if slots is None:
+            return heuristic_controls(self.sim, self.params)
+        slots = np.asarray(slots, dtype=np.int64)
+        if len(slots) == 0:
+            return np.zeros((0, 3))
+        return heuristic_controls(self.sim.take(slots), self.params)
 
     def step(self, controls: np.ndarray) -> StepOutcome:
         """Filter every slot's controls through the safety supervisor, then step the batch."""

@@ -288,3 +288,16 @@ def info_rows(columns: dict[str, np.ndarray]) -> list[dict]:
     keys = list(columns)
     values = [columns[k].tolist() for k in keys]
     return [dict(zip(keys, row, strict=True)) for row in zip(*values, strict=True)]
+
+
+def held_by_slower_leader(ego: EgoFrame, near: Neighbours, params: SimParams) -> np.ndarray:
+    """True where a slower vehicle close ahead in the ego's lane holds it below its target
+    speed: the adaptive-cruise case of ``missions.cruise_holding`` (``near`` must be the
+    neighbours in the ego's own lane)."""
+    from car_ai_rl.sim.missions import CRUISE_BLOCKED_HEADWAY_S
+
+    tol = params.cruise_tolerance_mps
+    close = near.leader_gap_m <= np.maximum(CRUISE_BLOCKED_HEADWAY_S * ego.speed_mps, 10.0)
+    with np.errstate(invalid="ignore"):
+        slower = near.leader_speed_mps < ego.target_speed_mps - tol
+    return close & slower & (ego.speed_mps < ego.target_speed_mps - tol) & ~ego.changing_lane
