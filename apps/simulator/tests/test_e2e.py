@@ -168,9 +168,9 @@ def test_voice_path_with_a_fake_speech_recognizer(browser, site) -> None:
     if reply.get("changed", True):
         wait_for(page, "document.getElementById('hud-mission').textContent.includes('lane 1')", 5)
         session_id = page.evaluate("window.simApp.sessionId")
-        live = httpx.get(
-            f"{site['url']}/api/missions", params={"session_id": session_id}
-        ).json()["live"]
+        live = httpx.get(f"{site['url']}/api/missions", params={"session_id": session_id}).json()[
+            "live"
+        ]
         assert live[0]["command_text"] == "change to lane 1"
         assert live[0]["mission_json"]["source"] == "voice"
     assert not problems, problems

@@ -304,3 +304,79 @@ def test_invalid_utf8_closes_without_a_traceback(server) -> None:
         r.getMessage() for r in records
     ]
     assert any("invalid UTF-8" in r.getMessage() for r in records)
+
+
+# ------------------------------------------------------------------- two processes
+def test_two_server_processes_share_the_mission_log(models, tmp_path) -> None:
+    """Scaling out: two processes, each with its own batched hub, behind one address each (a
+    load balancer would spread pages over them) and one shared mission log."""
+    import subprocess
+    import sys
+
+    import httpx
+    from conftest import free_port
+
+    log = tmp_path / "missions.sqlite"
+    ports = [free_port(), free_port()]
+    procs = [
+        subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "car_ai_sim_app",
+                "--port",
+                str(port),
+                "--model",
+                str(models.good),
+                "--mission-log",
+                str(log),
+                "--time-scale",
+                "5",
+                "--log-level",
+                "warning",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+        )
+        for port in ports
+    ]
+    try:
+        deadline = time.monotonic() + 120
+        pids = []
+        for port, proc in zip(ports, procs, strict=True):
+            while True:
+                assert proc.poll() is None, proc.stderr.read().decode()[-2000:]
+                try:
+                    pids.append(httpx.get(f"http://127.0.0.1:{port}/api/health").json()["pid"])
+                    break
+                except httpx.HTTPError:
+                    assert time.monotonic() < deadline, "a server did not start"
+                    time.sleep(0.2)
+        assert len(set(pids)) == 2
+
+        async def one(port: int, text: str) -> str:
+            async with websockets.connect(f"ws://127.0.0.1:{port}/ws") as ws:
+                hello = await recv(ws, "hello")
+                await answering(ws, 5)
+                assert (await send_command(ws, text))["ok"]
+                await answering(ws, 3)
+                return hello["session_id"]
+
+        async def both() -> list[str]:
+            return await asyncio.gather(
+                one(ports[0], "take the next exit"), one(ports[1], "cruise at 90 km/h")
+            )
+
+        sessions = asyncio.run(both())
+        time.sleep(0.5)
+        rows = httpx.get(f"http://127.0.0.1:{ports[0]}/api/missions").json()["missions"]
+        logged = {r["session_id"]: r["command_text"] for r in rows}
+        assert logged == {sessions[0]: "take the next exit", sessions[1]: "cruise at 90 km/h"}
+        for port in ports:
+            stats = httpx.get(f"http://127.0.0.1:{port}/api/stats").json()
+            assert stats["sessions_opened"] == 1
+    finally:
+        for proc in procs:
+            proc.terminate()
+        for proc in procs:
+            proc.wait(timeout=20)

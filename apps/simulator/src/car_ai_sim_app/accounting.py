@@ -86,14 +86,16 @@ class MissionBook:
         per_session: list[list[str]] = [[] for _ in sessions]
         busy = np.nonzero(late | intervened | flags.any(axis=1) | done)[0].tolist()
         drive_reasons: dict[int, str] = {}
+        late_list, intervened_list = late.tolist(), intervened.tolist()
+        codes = views.event_codes(flags).tolist()
         for i in busy:
             s = sessions[i]
             names = per_session[i]
-            if late[i]:
+            if late_list[i]:
                 names.append("late_answer")
-            if intervened[i]:
+            if intervened_list[i]:
                 names.append("intervention")
-            names.extend(name for name, on in zip(views.EVENT_FLAGS, flags[i], strict=True) if on)
+            names.extend(views.event_names(codes[i]))
             if "mission_success" in names:
                 self.end_mission(s, "succeeded")
             elif "mission_failure" in names:

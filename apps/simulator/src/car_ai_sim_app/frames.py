@@ -29,8 +29,22 @@ NO_STEP = (
 )
 
 
-def dumps(msg: dict[str, Any]) -> str:
+def dumps(msg: Any) -> str:
     return json.dumps(msg, separators=(",", ":"), allow_nan=False)
+
+
+_EVENT_TEXT: dict[tuple[str, ...], str] = {}
+
+
+def events_json(events: list[str]) -> str:
+    """JSON of an event list; the few combinations that occur are encoded once."""
+    key = tuple(events)
+    text = _EVENT_TEXT.get(key)
+    if text is None:
+        text = dumps(events)
+        if len(_EVENT_TEXT) < 4096:
+            _EVENT_TEXT[key] = text
+    return text
 
 
 @dataclass
@@ -157,7 +171,7 @@ class FrameEncoder:
                 f'"vehicles":"{vehicles}",'
                 f'"exit":{{"x_m":{exit_x:.2f},"ramp_length_m":{ramp},"distance_m":{exit_d:.1f}}},'
                 f'"mission":{s.frame_cache["mission"]},"explain":{s.frame_cache["explain"]},'
-                f'"supervisor":{step},"events":{dumps(events) if events else "[]"},'
+                f'"supervisor":{step},"events":{events_json(events) if events else "[]"},'
                 f'"counters":{COUNTERS_TEMPLATE % tuple(counters[i])},"server":{server}}}'
             )
         return frames

@@ -11,6 +11,7 @@ through ``pool``; their messages are handled by ``dispatch``.
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import os
 import time
@@ -39,6 +40,7 @@ __all__ = ["CLOSE_FULL", "CLOSE_IDLE", "Hub", "ServerFull"]
 log = logging.getLogger("car_ai_sim_app.hub")
 
 IDLE_CHECK_S = 1.0
+GC_GEN0_THRESHOLD = 20_000
 _POLICY, _MANUAL, _FALLBACK = (SOURCES.index(name) for name in SOURCES)
 
 
@@ -76,6 +78,11 @@ class Hub:
             slots = np.arange(n)
             explain.explain(warm.sim, slots, self.params, {})
         self.sim.step(self.sim.fallback_controls())
+        # the tick allocates many short-lived objects: keep the cyclic collector off the
+        # long-lived ones (models, registry, compiled code) and run it less often
+        gc.collect()
+        gc.freeze()
+        gc.set_threshold(GC_GEN0_THRESHOLD, 20, 100)
 
     async def run(self) -> None:
         """Tick at the decision rate until cancelled; an overrun shifts the schedule."""

@@ -9,6 +9,7 @@ the env indices it is asked about and returns arrays over them, built with NumPy
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import numpy as np
@@ -301,3 +302,17 @@ def held_by_slower_leader(ego: EgoFrame, near: Neighbours, params: SimParams) ->
     with np.errstate(invalid="ignore"):
         slower = near.leader_speed_mps < ego.target_speed_mps - tol
     return close & slower & (ego.speed_mps < ego.target_speed_mps - tol) & ~ego.changing_lane
+
+
+_FLAG_BITS = 1 << np.arange(len(EVENT_FLAGS), dtype=np.int64)
+
+
+def event_codes(flags: np.ndarray) -> np.ndarray:
+    """One integer per env for its row of ``StepEvents.flags`` (bit k = EVENT_FLAGS[k])."""
+    return flags.astype(np.int64) @ _FLAG_BITS
+
+
+@functools.cache
+def event_names(code: int) -> tuple[str, ...]:
+    """The EVENT_FLAGS names in an :func:`event_codes` value."""
+    return tuple(name for k, name in enumerate(EVENT_FLAGS) if code >> k & 1)
