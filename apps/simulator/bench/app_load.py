@@ -40,6 +40,7 @@ import websockets
 CONNECT_BATCH = 20
 STALL_S = 2.0
 HTTP_TIMEOUT_S = 30.0
+OPEN_TIMEOUT_S = 60.0
 
 
 @dataclass
@@ -89,7 +90,9 @@ async def run_session(
 ) -> None:
     start, end = window
     try:
-        async with websockets.connect(url, max_size=1 << 20, ping_interval=None) as ws:
+        async with websockets.connect(
+            url, max_size=1 << 20, ping_interval=None, open_timeout=OPEN_TIMEOUT_S, compression=None
+        ) as ws:
             last = None
             while True:
                 remaining = end + 1.0 - time.monotonic()

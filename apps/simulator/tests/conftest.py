@@ -76,7 +76,7 @@ def running_server(config: AppConfig) -> Iterator[str]:
     """Serve ``config`` with uvicorn on a free loopback port; yields "127.0.0.1:PORT"."""
     import uvicorn
 
-    from car_ai_sim_app.cli import WS_IMPL
+    from car_ai_sim_app.cli import WS_DEFLATE, WS_IMPL
     from car_ai_sim_app.server import create_app
 
     app = create_app(config)
@@ -88,6 +88,7 @@ def running_server(config: AppConfig) -> Iterator[str]:
             port=port,
             log_level="warning",
             ws=WS_IMPL,
+            ws_per_message_deflate=WS_DEFLATE,
             ws_max_size=config.limits.max_frame_bytes,
         )
     )
