@@ -79,7 +79,7 @@ def browser() -> Iterator[Any]:
     if not CHROMIUM.exists():
         pytest.skip("needs Debian's chromium at /usr/bin/chromium")
     if not ORT_WASM.exists():
-        pytest.skip("needs onnxruntime-web: run `npm ci` in apps/simulator/web")
+        pytest.skip("needs onnxruntime-web: run `npm ci` in apps/simulator/src/car_ai_sim_app/web")
     sync_api = pytest.importorskip("playwright.sync_api")
     with sync_api.sync_playwright() as pw:
         chromium = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)

@@ -20,10 +20,10 @@ function box(w, h, d, color) {
 // A car: a body and a darker cabin, sized by the vehicle's length and width.
 function carMesh(color) {
   const group = new THREE.Group();
-  const body = box(1, 0.8, 1, color);
-  body.position.y = 0.55;
-  const cabin = box(0.86, 0.6, 0.5, 0x1c2530);
-  cabin.position.set(0, 1.2, 0.05);
+  const body = box(1, 0.75, 1, color);
+  body.position.y = 0.5;
+  const cabin = box(0.82, 0.5, 0.46, 0x2a3440);
+  cabin.position.set(0, 1.1, 0.06);
   const outline = new THREE.Mesh(
     new THREE.BoxGeometry(1.15, 1.9, 1.1),
     new THREE.MeshBasicMaterial({ color: ALERT, wireframe: true }),
@@ -256,8 +256,8 @@ export class DriverView {
     }
     // the chase camera: behind and above the ego, looking down the road
     const cam = this.camera;
-    cam.position.set(ego.y_m * 0.85 + (n - 1) * lw * 0.075, 3.6, 10.5);
-    cam.lookAt(ego.y_m * 0.9 + (n - 1) * lw * 0.05, 1.0, -30);
+    cam.position.set(ego.y_m * 0.85 + (n - 1) * lw * 0.075, 4.4, 12.5);
+    cam.lookAt(ego.y_m * 0.9 + (n - 1) * lw * 0.05, 0.4, -40);
     this.renderer.render(this.scene, this.camera);
   }
 
