@@ -357,3 +357,22 @@ def test_default_model_is_optional(make_config, monkeypatch, tmp_path) -> None:
             assert receive(ws, "tick")["type"] == "tick"
     assert json.dumps(status)
     assert isinstance(Path(status["source"]), Path)
+
+
+def test_leaving_on_the_exit_starts_a_new_drive_with_notice(client) -> None:
+    """No answers: the heuristic driver (the fallback) takes the exit; the frame after says
+    why the drive ended, and the page is told a new drive started."""
+    with client.websocket_connect("/ws") as ws:
+        receive(ws, "tick")
+        assert command(ws, "exit in 300 meters")["ok"]
+        for _ in range(3000):
+            frame = receive(ws, "tick")
+            if frame["drive_reason"] is not None:
+                break
+        else:
+            pytest.fail("the fallback driver never left on the exit")
+        assert frame["drive_reason"] == "exited"
+        assert {"exited", "mission_success", "drive_ended", "drive_started"} <= set(frame["events"])
+        assert frame["drive"] == 2 and frame["mission"]["kind"] == "cruise"
+        nxt = receive(ws, "tick")
+        assert nxt["drive_reason"] is None and nxt["drive"] == 2

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 from car_ai_rl.policies.heuristic import heuristic_controls
 from car_ai_rl.safety import supervisor
-from car_ai_rl.sim import core
+from car_ai_rl.sim import core, views
 from car_ai_rl.sim.observation import OBS_DIM
 from car_ai_rl.sim.params import SimParams
 from car_ai_rl.sim.state import SimState
@@ -57,9 +57,7 @@ class BatchSim:
         seeds = core.seeds_from_ints(np.arange(capacity) + FILLER_SEED)
         state, obs = core.reset(self.params, seeds)
         if self.state is not None:
-            state.veh[:, :old] = self.state.veh
-            state.env[:, :old] = self.state.env
-            state.seeds[:old] = self.state.seeds
+            views.copy_envs(state, self.state, old)
             obs[:old] = self.obs
         self.state, self.obs, self.capacity = state, obs, capacity
         self.buffers = core.StepBuffers(capacity)

@@ -316,3 +316,10 @@ def event_codes(flags: np.ndarray) -> np.ndarray:
 def event_names(code: int) -> tuple[str, ...]:
     """The EVENT_FLAGS names in an :func:`event_codes` value."""
     return tuple(name for k, name in enumerate(EVENT_FLAGS) if code >> k & 1)
+
+
+def copy_envs(dst: SimState, src: SimState, count: int) -> None:
+    """Copy the first ``count`` envs of ``src`` into ``dst`` (growing a batch in place)."""
+    dst.veh[:, :count] = src.veh[:, :count]
+    dst.env[:, :count] = src.env[:, :count]
+    dst.seeds[:count] = src.seeds[:count]
