@@ -14,7 +14,7 @@ Whether a lane change would be allowed now is the supervisor's own verdict on th
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 from car_ai_rl.safety import supervisor
@@ -27,8 +27,9 @@ from car_ai_sim_app.config import KMH_PER_MPS
 HOLD_TOLERANCE_KMH = 2.0  # "holding" a speed within this of the target
 
 
-@dataclass(frozen=True)
-class Explanation:
+class Explanation(NamedTuple):
+    """One session's explanation: a stable ``code`` and the words to show."""
+
     code: str
     text: str
 

@@ -9,8 +9,6 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-import numpy as np
-
 from car_ai_sim_app.config import Limits
 
 CLIENT_TYPES = ("controls", "command", "model", "ping")
@@ -31,7 +29,7 @@ class ProtocolError(ValueError):
 @dataclass(frozen=True)
 class Controls:
     tick: int
-    values: np.ndarray  # (3,) float64, clamped into range
+    values: tuple[float, float, float]  # clamped into range
     source: str
     clamped: bool
 
@@ -106,7 +104,7 @@ def parse_controls(msg: dict[str, Any]) -> Controls:
     source = msg.get("source", "policy")
     if source not in CONTROL_SOURCES:
         raise ProtocolError("bad_controls", f"source must be one of {list(CONTROL_SOURCES)}")
-    return Controls(tick, np.array(clamped), source, clamped != values)
+    return Controls(tick, tuple(clamped), source, clamped != values)  # type: ignore[arg-type]
 
 
 def check_storable(text: str, what: str) -> None:
