@@ -15,7 +15,7 @@ python -m pip install --quiet -e ".[dev,bench,ray]"
 # the simulator app: its package, onnxruntime-web from npm, and Debian's chromium for the
 # browser tests (driven by the playwright Python package; no browser download)
 python -m pip install --quiet -e ../simulator playwright
-(cd ../simulator/web && npm ci --no-audit --no-fund --loglevel=error)
+(cd ../simulator/src/car_ai_sim_app/web && npm ci --no-audit --no-fund --loglevel=error)
 if [ ! -x /usr/bin/chromium ]; then
   if [ "$(id -u)" = 0 ]; then
     apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null

@@ -1,13 +1,18 @@
 """Load benchmark of the simulator app: many WebSocket sessions on loopback, each answering every
-frame, against one server process.
+frame, against one or more server processes.
 
-    python bench/app_load.py [--sessions 200] [--duration-s 60] [--url ws://127.0.0.1:8000/ws]
+    python bench/app_load.py [--sessions 200] [--duration-s 60] [--servers 1]
+                             [--url ws://127.0.0.1:8000/ws ...]
 
-Without --url it starts ``python -m car_ai_sim_app`` on a free port (mission log in a temporary
-directory) and stops it afterwards. Prints JSON: the achieved tick rate of every session
-against the server's rate (target within 5%), the p50/p99 server step latency (simulation,
-supervisor and frames of one tick, as each frame reports it), dropped sessions, late answers,
-and the server's CPU use.
+Without --url it starts ``--servers`` processes of ``python -m car_ai_sim_app`` on free ports
+(one mission log in a temporary directory, shared as a deployment would share it) and spreads
+the sessions over them round-robin, as a load balancer would. Prints JSON: the achieved tick
+rate of every session against the server's rate (target within 5%), the p50/p99 server step
+latency (simulation, supervisor and frames of one tick, as each frame reports it), dropped
+sessions, late answers, the CPU of the servers and of this client process separately, and the
+machine's load average. The clients are cheap on purpose (they share the machine with the
+server): frames are not JSON-decoded, only the few fields the client needs are sliced out.
+A server too loaded to answer /api/stats in time is reported (``stats_errors``), not fatal.
 """
 
 from __future__ import annotations
@@ -32,9 +37,10 @@ import httpx
 import numpy as np
 import websockets
 
-SPEED_ERROR = 6  # observation index of (target speed - speed) / 10 m/s
 CONNECT_BATCH = 20
 STALL_S = 2.0
+HTTP_TIMEOUT_S = 30.0
+OPEN_TIMEOUT_S = 60.0
 
 
 @dataclass
@@ -47,14 +53,36 @@ class SessionRecord:
     error: str | None = None
     closed_early: bool = False
     max_gap_s: float = 0.0
+    server: int = 0
 
 
-def controls_for(obs_b64: str) -> list[float]:
+def speed_error_index() -> int:
+    """Where (target speed - speed) sits in the observation, from the simulator's schema."""
+    from car_ai_rl.sim.observation import OBS_FEATURES
+
+    return OBS_FEATURES.index("speed_error")
+
+
+SPEED_ERROR = speed_error_index()
+
+
+def controls_for(obs_b64: str) -> str:
     """A simple speed keeper from the observation: the bench measures the server, not a model."""
     (error,) = struct.unpack_from("<f", base64.b64decode(obs_b64), SPEED_ERROR * 4)
     if error >= 0:
-        return [min(1.0, 0.8 * error + 0.1), 0.0, 0.0]
-    return [0.0, min(1.0, -0.5 * error), 0.0]
+        return f"[{min(1.0, 0.8 * error + 0.1):.3f},0,0]"
+    return f"[0,{min(1.0, -0.5 * error):.3f},0]"
+
+
+def field(raw: str, key: str, start: int = 0) -> str:
+    """The raw JSON value after ``"key":`` (a number or a quoted string's contents)."""
+    i = raw.index(f'"{key}":', start) + len(key) + 3
+    if raw[i] == '"':
+        return raw[i + 1 : raw.index('"', i + 1)]
+    j = i
+    while raw[j] not in ",}]":
+        j += 1
+    return raw[i:j]
 
 
 async def run_session(
@@ -62,7 +90,9 @@ async def run_session(
 ) -> None:
     start, end = window
     try:
-        async with websockets.connect(url, max_size=1 << 20, ping_interval=None) as ws:
+        async with websockets.connect(
+            url, max_size=1 << 20, ping_interval=None, open_timeout=OPEN_TIMEOUT_S, compression=None
+        ) as ws:
             last = None
             while True:
                 remaining = end + 1.0 - time.monotonic()
@@ -72,29 +102,27 @@ async def run_session(
                     raw = await asyncio.wait_for(ws.recv(), timeout=remaining)
                 except TimeoutError:
                     return
-                msg = json.loads(raw)
-                if msg["type"] != "tick":
-                    if msg["type"] == "error":
-                        rec.error = msg.get("message")
+                if not raw.startswith('{"type":"tick"'):
+                    if raw.startswith('{"type":"error"'):
+                        rec.error = json.loads(raw).get("message")
                     continue
                 now = time.monotonic()
-                reply = {
-                    "type": "controls",
-                    "tick": msg["tick"],
-                    "controls": controls_for(msg["obs"]),
-                }
-                await ws.send(json.dumps(reply))
+                tick = field(raw, "tick")
+                await ws.send(
+                    f'{{"type":"controls","tick":{tick},"controls":{controls_for(field(raw, "obs"))}}}'
+                )
                 if start <= now <= end:
                     rec.ticks_in_window += 1
                     rec.arrivals.append(now)
-                    late = msg["counters"]["late_answers"]
+                    late = int(field(raw, "late_answers", raw.rindex('"counters"')))
                     if rec.first_late is None:
                         rec.first_late = late
                     rec.last_late = late
                     if last is not None:
                         rec.max_gap_s = max(rec.max_gap_s, now - last)
-                    if msg["server"]["step_ms"] is not None:
-                        step_ms[msg["tick"]] = msg["server"]["step_ms"]
+                    step = field(raw, "step_ms", raw.rindex('"server"'))
+                    if step != "null":
+                        step_ms[(rec.server, int(tick))] = float(step)
                     last = now
     except (OSError, websockets.WebSocketException) as exc:
         rec.closed_early = True
@@ -126,7 +154,7 @@ def start_server(
     if model:
         cmd += ["--model", model]
     return subprocess.Popen(
-        cmd, stdout=subprocess.DEVNULL, stderr=open(log_dir / "server.log", "wb")
+        cmd, stdout=subprocess.DEVNULL, stderr=open(log_dir / f"server-{port}.log", "wb")
     )
 
 
@@ -164,28 +192,55 @@ def summarize(values: list[float]) -> dict[str, float]:
     }
 
 
-async def bench(args: argparse.Namespace, base: str, ws_url: str) -> dict[str, Any]:
-    stats_before = httpx.get(f"{base}/api/stats").json()
-    target_hz = stats_before["tick_hz_target"]
-    records = [SessionRecord(i) for i in range(args.sessions)]
-    step_ms: dict[int, float] = {}
-    ramp_s = args.sessions / CONNECT_BATCH * 0.1
-    start = time.monotonic() + ramp_s + args.warmup_s
-    window = (start, start + args.duration_s)
-    tasks = []
-    for i, rec in enumerate(records):
-        tasks.append(asyncio.create_task(run_session(ws_url, rec, window, step_ms)))
-        if (i + 1) % CONNECT_BATCH == 0:
-            await asyncio.sleep(0.1)
-    await asyncio.sleep(max(0.0, start - time.monotonic()))
-    cpu_wall0 = time.monotonic()
-    stats0 = httpx.get(f"{base}/api/stats").json()
-    client0 = os.times()
-    await asyncio.sleep(args.duration_s)
-    stats1 = httpx.get(f"{base}/api/stats").json()
-    client1 = os.times()
-    cpu_wall = time.monotonic() - cpu_wall0
-    await asyncio.gather(*tasks)
+async def get_stats(client: httpx.AsyncClient, base: str, errors: list[str]) -> dict | None:
+    """/api/stats of one server, or None (recorded in ``errors``) when it does not answer."""
+    try:
+        reply = await client.get(f"{base}/api/stats")
+        reply.raise_for_status()
+        return reply.json()
+    except (httpx.HTTPError, ValueError) as exc:
+        errors.append(f"{base}: {type(exc).__name__}: {exc}")
+        return None
+
+
+def cpu_of(pids: list[int | None]) -> float | None:
+    values = [proc_cpu_s(pid) for pid in pids if pid is not None]
+    return sum(v for v in values if v is not None) if values else None
+
+
+async def bench(
+    args: argparse.Namespace, servers: list[tuple[str, str]], pids: list[int | None]
+) -> dict[str, Any]:
+    errors: list[str] = []
+    async with httpx.AsyncClient(timeout=HTTP_TIMEOUT_S) as client:
+        before = [await get_stats(client, base, errors) for base, _ in servers]
+        if any(b is None for b in before):
+            raise SystemExit(f"a server did not answer /api/stats: {errors}")
+        target_hz = before[0]["tick_hz_target"]
+        records = [SessionRecord(i, server=i % len(servers)) for i in range(args.sessions)]
+        step_ms: dict[tuple[int, int], float] = {}
+        ramp_s = args.sessions / CONNECT_BATCH * 0.1
+        start = time.monotonic() + ramp_s + args.warmup_s
+        window = (start, start + args.duration_s)
+        tasks = []
+        for i, rec in enumerate(records):
+            url = servers[rec.server][1]
+            tasks.append(asyncio.create_task(run_session(url, rec, window, step_ms)))
+            if (i + 1) % CONNECT_BATCH == 0:
+                await asyncio.sleep(0.1)
+        await asyncio.sleep(max(0.0, start - time.monotonic()))
+        wall0 = time.monotonic()
+        load0 = os.getloadavg()
+        stats0 = [await get_stats(client, base, errors) for base, _ in servers]
+        server_cpu0 = cpu_of(pids)
+        client0 = os.times()
+        await asyncio.sleep(args.duration_s)
+        client1 = os.times()
+        server_cpu1 = cpu_of(pids)
+        stats1 = [await get_stats(client, base, errors) for base, _ in servers]
+        wall = time.monotonic() - wall0
+        load1 = os.getloadavg()
+        await asyncio.gather(*tasks)
     rates = [r.ticks_in_window / args.duration_s for r in records]
     within = [abs(rate - target_hz) <= 0.05 * target_hz for rate in rates]
     dropped = [
@@ -194,34 +249,52 @@ async def bench(args: argparse.Namespace, base: str, ws_url: str) -> dict[str, A
         if r.closed_early or r.ticks_in_window == 0 or r.max_gap_s > STALL_S
     ]
     late = [r.last_late - (r.first_late or 0) for r in records]
-    steps = np.asarray(list(step_ms.values()))
-    server_cpu_s = stats1["cpu_s"] - stats0["cpu_s"]
+    steps = np.asarray(list(step_ms.values())) if step_ms else np.zeros(1)
     client_cpu_s = (client1.user + client1.system) - (client0.user + client0.system)
+    server_cpu: dict[str, Any] = {}
+    if server_cpu0 is not None and server_cpu1 is not None:
+        server_cpu = {"cpu_s": round(server_cpu1 - server_cpu0, 3)}
+    elif all(s0 and s1 for s0, s1 in zip(stats0, stats1, strict=True)):
+        server_cpu = {
+            "cpu_s": round(
+                sum(b["cpu_s"] - a["cpu_s"] for a, b in zip(stats0, stats1, strict=True)), 3
+            )
+        }
+    if server_cpu:
+        server_cpu["cores_used"] = round(server_cpu["cpu_s"] / wall, 3)
+    answered = [(a, b) for a, b in zip(stats0, stats1, strict=True) if a and b]
+    overloaded = bool(errors) or sum(within) < 0.99 * args.sessions
     return {
         "sessions": args.sessions,
+        "servers": len(servers),
         "duration_s": args.duration_s,
         "target_tick_hz": target_hz,
         "tick_hz_per_session": summarize(rates),
         "sessions_within_5pct": int(sum(within)),
-        "server_tick_hz": round((stats1["ticks"] - stats0["ticks"]) / cpu_wall, 4),
+        "share_within_5pct": round(sum(within) / max(args.sessions, 1), 4),
+        "server_tick_hz": [round((b["ticks"] - a["ticks"]) / wall, 4) for a, b in answered],
         "server_step_ms": {
             "p50": round(float(np.percentile(steps, 50)), 3),
             "p99": round(float(np.percentile(steps, 99)), 3),
             "max": round(float(steps.max()), 3),
-            "ticks": int(len(steps)),
+            "ticks": int(len(step_ms)),
         },
-        "server_overruns": stats1["overruns"] - stats0["overruns"],
+        "server_overruns": sum(b["overruns"] - a["overruns"] for a, b in answered),
         "dropped_sessions": len(dropped),
         "dropped": dropped[:20],
-        "late_answers": {"total": int(sum(late)), "per_session_max": int(max(late))},
-        "server_cpu": {
-            "cpu_s": round(server_cpu_s, 3),
-            "cores_used": round(server_cpu_s / cpu_wall, 3),
-            "pid": stats1["pid"],
+        "late_answers": {"total": int(sum(late)), "per_session_max": int(max(late, default=0))},
+        "server_cpu": server_cpu,
+        "client_cpu": {
+            "cpu_s": round(client_cpu_s, 3),
+            "cores_used": round(client_cpu_s / wall, 3),
         },
-        "client_cpu_cores_used": round(client_cpu_s / cpu_wall, 3),
-        "batch_capacity": stats1["batch_capacity"],
-        "machine_cpus": os.cpu_count(),
+        "machine": {
+            "cpus": os.cpu_count(),
+            "loadavg_1m_start": round(load0[0], 2),
+            "loadavg_1m_end": round(load1[0], 2),
+        },
+        "overloaded": overloaded,
+        "stats_errors": errors,
         "per_session_tick_hz": [round(r, 3) for r in rates],
     }
 
@@ -231,36 +304,43 @@ def main() -> None:
     parser.add_argument("--sessions", type=int, default=200)
     parser.add_argument("--duration-s", type=float, default=60.0)
     parser.add_argument("--warmup-s", type=float, default=5.0, help="settle time before measuring")
-    parser.add_argument("--url", default=None, help="ws://HOST:PORT/ws of a running server")
-    parser.add_argument("--model", default=None, help="model for the server this bench starts")
+    parser.add_argument(
+        "--servers", type=int, default=1, help="server processes to start (without --url)"
+    )
+    parser.add_argument(
+        "--url", action="append", default=None, help="ws://HOST:PORT/ws of a running server"
+    )
+    parser.add_argument("--model", default=None, help="model for the servers this bench starts")
     parser.add_argument("--out", default=None, help="also write the JSON here")
     args = parser.parse_args()
-    proc = None
+    procs: list[subprocess.Popen[bytes]] = []
     with tempfile.TemporaryDirectory(prefix="app-load-") as tmp:
+        servers: list[tuple[str, str]] = []
         if args.url:
-            ws_url = args.url
-            base = (
-                ws_url.replace("ws://", "http://").replace("wss://", "https://").removesuffix("/ws")
-            )
+            for ws_url in args.url:
+                base = ws_url.replace("ws://", "http://").replace("wss://", "https://")
+                servers.append((base.removesuffix("/ws"), ws_url))
         else:
-            port = free_port()
-            proc = start_server(port, args.sessions, args.model, Path(tmp))
-            base, ws_url = f"http://127.0.0.1:{port}", f"ws://127.0.0.1:{port}/ws"
+            per_server = -(-args.sessions // args.servers)
+            for _ in range(args.servers):
+                port = free_port()
+                procs.append(start_server(port, per_server, args.model, Path(tmp)))
+                servers.append((f"http://127.0.0.1:{port}", f"ws://127.0.0.1:{port}/ws"))
         try:
-            wait_ready(base, proc)
-            cpu0 = proc_cpu_s(proc.pid) if proc else None
-            t0 = time.monotonic()
-            report = asyncio.run(bench(args, base, ws_url))
-            if proc is not None and cpu0 is not None:
-                cpu1 = proc_cpu_s(proc.pid)
-                if cpu1 is not None:
-                    elapsed = time.monotonic() - t0
-                    report["server_cpu"]["proc_whole_run_cores_used"] = round(
-                        (cpu1 - cpu0) / elapsed, 3
-                    )
+            for (base, _), proc in zip(servers, procs or [None] * len(servers), strict=True):
+                wait_ready(base, proc)
+            pids = [p.pid for p in procs] or [None] * len(servers)
+            try:
+                import uvloop
+
+                runner = uvloop.run
+            except ImportError:
+                runner = asyncio.run
+            report = runner(bench(args, servers, pids))
         finally:
-            if proc is not None:
+            for proc in procs:
                 proc.send_signal(signal.SIGINT)
+            for proc in procs:
                 try:
                     proc.wait(timeout=20)
                 except subprocess.TimeoutExpired:

@@ -16,7 +16,9 @@ from typing import Any
 import modelkit
 import pytest
 
-from car_ai_sim_app.config import AppConfig, Limits
+from car_ai_sim_app.config import LOOPBACK_HOSTS, AppConfig, Limits
+
+TEST_HOSTS = (*LOOPBACK_HOSTS, "testserver")  # Starlette's TestClient sends Host: testserver
 
 ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
 
@@ -51,6 +53,7 @@ def make_config(models: Models, tmp_path: Path) -> Callable[..., AppConfig]:
             mission_log=tmp_path / "missions.sqlite",
             time_scale=5.0,
             watch_interval_s=0.2,
+            allowed_hosts=TEST_HOSTS,
         )
         return replace(base, limits=replace(Limits(), **limits), **overrides)
 
@@ -73,6 +76,7 @@ def running_server(config: AppConfig) -> Iterator[str]:
     """Serve ``config`` with uvicorn on a free loopback port; yields "127.0.0.1:PORT"."""
     import uvicorn
 
+    from car_ai_sim_app.cli import WS_DEFLATE, WS_IMPL
     from car_ai_sim_app.server import create_app
 
     app = create_app(config)
@@ -83,6 +87,8 @@ def running_server(config: AppConfig) -> Iterator[str]:
             host="127.0.0.1",
             port=port,
             log_level="warning",
+            ws=WS_IMPL,
+            ws_per_message_deflate=WS_DEFLATE,
             ws_max_size=config.limits.max_frame_bytes,
         )
     )

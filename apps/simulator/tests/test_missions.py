@@ -11,7 +11,14 @@ import pytest
 from car_ai_rl.sim import core
 
 from car_ai_sim_app.config import AppConfig, app_sim_params
-from car_ai_sim_app.missions import CommandRefused, EgoView, apply, describe, resolve
+from car_ai_sim_app.missions import (
+    AlreadyDone,
+    CommandRefused,
+    EgoView,
+    apply,
+    describe,
+    resolve,
+)
 from car_ai_sim_app.parser import parse
 
 EGO = EgoView(
@@ -33,12 +40,23 @@ def request(text: str, ego: EgoView = EGO):
 def test_human_lane_numbers_count_from_the_left() -> None:
     assert request("change to lane 1").target_lane == 0
     assert request("change to lane 3").target_lane == 2
-    assert request("second lane from the right").target_lane == 1
+    assert request("second lane from the right", replace(EGO, lane=0)).target_lane == 1
     assert request("get in the left lane").target_lane == 0
     assert request("get in the right lane").target_lane == 2
-    assert request("move to the middle lane").target_lane == 1
+    assert request("move to the middle lane", replace(EGO, lane=2)).target_lane == 1
     assert request("move left").target_lane == 0
     assert request("move right").target_lane == 2
+
+
+def test_the_lane_the_car_is_in_is_already_done() -> None:
+    for text in ("change to lane 2", "second lane from the right", "move to the middle lane"):
+        with pytest.raises(AlreadyDone, match="Already in lane 2; staying here"):
+            request(text)
+    with pytest.raises(AlreadyDone, match="Already in lane 1 \\(leftmost\\)"):
+        request("get in the left lane", replace(EGO, lane=0))
+    # moving elsewhere, asking for the lane it is in holds it there: a real mission
+    leaving = replace(EGO, mission_kind="lane", mission_status="pending", mission_target_lane=2)
+    assert request("change to lane 2", leaving).target_lane == 1
 
 
 def test_impossible_lanes_are_refused_with_a_reason() -> None:
@@ -90,6 +108,8 @@ def test_apply_sets_the_mission_in_the_batch() -> None:
     assert state.mission_kind[2] == 2
     assert state.exit_x_m[2] - state.x_m[2, 0] == pytest.approx(900.0)
     assert state.mission_kind[[0, 1, 3]].tolist() == [0, 0, 0]
-    apply(state, 1, params, resolve(parse("change to lane 1"), EgoView.of(state, 1, params)))
-    assert (state.mission_kind[1], state.mission_target_lane[1]) == (1, 0)
+    other = (EgoView.of(state, 1, params).lane + 1) % params.n_lanes
+    command = parse(f"change to lane {other + 1}")
+    apply(state, 1, params, resolve(command, EgoView.of(state, 1, params)))
+    assert (state.mission_kind[1], state.mission_target_lane[1]) == (1, other)
     assert np.all(state.mission_status[[1, 2]] == 0)

@@ -6,6 +6,7 @@ import base64
 from typing import Any
 
 import numpy as np
+from car_ai_rl.sim.views import VEHICLE_FIELDS
 
 MAX_MESSAGES = 2000
 
@@ -43,5 +44,5 @@ def error(ws: Any) -> dict[str, Any]:
 
 
 def decode_vehicles(text: str) -> np.ndarray:
-    """Rows (id, dx_m, y_m, length_m, width_m, speed_mps) of a frame's other vehicles."""
-    return np.frombuffer(base64.b64decode(text), "<f4").reshape(-1, 6)
+    """Rows of a frame's other vehicles, columns ``car_ai_rl.sim.views.VEHICLE_FIELDS``."""
+    return np.frombuffer(base64.b64decode(text), "<f4").reshape(-1, len(VEHICLE_FIELDS))

@@ -1,8 +1,8 @@
 """``python -m car_ai_sim_app [flags]``: the same as ``car-ai-rl serve [flags]``."""
 
-from car_ai_rl.cli import main
+import sys
+
+from car_ai_sim_app.cli import main
 
 if __name__ == "__main__":
-    import sys
-
-    main(["serve", *sys.argv[1:]])
+    sys.exit(main())

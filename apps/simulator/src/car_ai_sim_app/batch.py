@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 from car_ai_rl.policies.heuristic import heuristic_controls
 from car_ai_rl.safety import supervisor
-from car_ai_rl.sim import core
+from car_ai_rl.sim import core, views
 from car_ai_rl.sim.observation import OBS_DIM
 from car_ai_rl.sim.params import SimParams
 from car_ai_rl.sim.state import SimState
@@ -52,13 +52,12 @@ class BatchSim:
         return self.state
 
     def _grow(self, capacity: int) -> None:
+        """Enlarge the batch to ``capacity`` slots, keeping every running slot as it is."""
         old = self.capacity
         seeds = core.seeds_from_ints(np.arange(capacity) + FILLER_SEED)
         state, obs = core.reset(self.params, seeds)
         if self.state is not None:
-            state.veh[:, :old] = self.state.veh
-            state.env[:, :old] = self.state.env
-            state.seeds[:old] = self.state.seeds
+            views.copy_envs(state, self.state, old)
             obs[:old] = self.obs
         self.state, self.obs, self.capacity = state, obs, capacity
         self.buffers = core.StepBuffers(capacity)
@@ -93,9 +92,14 @@ class BatchSim:
         obs = core.reset_envs(self.sim, mask, full_seeds[mask], self.params)
         self.obs[mask] = obs[mask]
 
-    def fallback_controls(self) -> np.ndarray:
-        """The heuristic driver's controls for every slot (used for missing answers)."""
-        return heuristic_controls(self.sim, self.params)
+    def fallback_controls(self, slots: np.ndarray | None = None) -> np.ndarray:
+        """The heuristic driver's controls for ``slots`` (every slot when None), (len, 3)."""
+        if slots is None:
+            return heuristic_controls(self.sim, self.params)
+        slots = np.asarray(slots, dtype=np.int64)
+        if len(slots) == 0:
+            return np.zeros((0, 3))
+        return heuristic_controls(self.sim.take(slots), self.params)
 
     def step(self, controls: np.ndarray) -> StepOutcome:
         """Filter every slot's controls through the safety supervisor, then step the batch."""

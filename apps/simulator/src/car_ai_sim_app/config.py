@@ -6,17 +6,32 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import car_ai_rl
 from car_ai_rl.sim.params import SimParams
 
 KMH_PER_MPS = 3.6
-PROTOCOL_VERSION = 1
+PROTOCOL_VERSION = 2
 
-TRAINING_DIR = Path(car_ai_rl.__file__).resolve().parents[2]
-DEFAULT_MODEL = TRAINING_DIR / "runs" / "ppo-local" / "ppo-highway-final.onnx"
-DEFAULT_MISSION_LOG = TRAINING_DIR / "runs" / "mission_log.sqlite"
-WEB_DIR = Path(__file__).resolve().parents[2] / "web"
-ORT_DIST = Path("node_modules") / "onnxruntime-web" / "dist"
+# Defaults relative to the working directory, like every car-ai-rl command: run from
+# apps/training, these are what the README's main command writes and evaluation reads.
+DEFAULT_MODEL = Path("runs") / "ppo-local" / "ppo-highway-final.onnx"
+DEFAULT_MISSION_LOG = Path("runs") / "mission_log.sqlite"
+# The page and its npm packages ship inside the package (package data), so a regular install
+# serves them as an editable one does.
+WEB_DIR = Path(__file__).resolve().parent / "web"
+NODE_MODULES = Path("node_modules")
+# Browser modules served under /vendor/{package}/{file}, each from a fixed list.
+VENDOR_FILES: dict[str, dict[str, tuple[str, str]]] = {
+    "ort": {
+        "ort.wasm.min.mjs": ("onnxruntime-web/dist", "text/javascript"),
+        "ort-wasm-simd-threaded.mjs": ("onnxruntime-web/dist", "text/javascript"),
+        "ort-wasm-simd-threaded.wasm": ("onnxruntime-web/dist", "application/wasm"),
+    },
+    "three": {
+        "three.module.js": ("three/build", "text/javascript"),
+        "three.core.js": ("three/build", "text/javascript"),
+    },
+}
+LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
 
 
 @dataclass(frozen=True)
@@ -32,6 +47,9 @@ class Limits:
     idle_timeout_s: float = 60.0
     outbox_frames: int = 4  # tick frames queued for a slow reader before the oldest is dropped
     max_model_bytes: int = 64 * 1024 * 1024
+    commands_per_s: float = 0.5  # spoken or typed commands a session may send, on average
+    command_burst: int = 8
+    max_missions_per_session: int = 300  # mission-log rows one session may write
 
     def public(self) -> dict[str, Any]:
         return {
@@ -41,6 +59,9 @@ class Limits:
             "message_burst": self.message_burst,
             "max_command_chars": self.max_command_chars,
             "idle_timeout_s": self.idle_timeout_s,
+            "commands_per_s": self.commands_per_s,
+            "command_burst": self.command_burst,
+            "max_missions_per_session": self.max_missions_per_session,
         }
 
 
@@ -58,12 +79,19 @@ class AppConfig:
     default_speed_kmh: float = 100.0
     watch_interval_s: float = 1.0
     allowed_origins: tuple[str, ...] = ()
+    # Host names (without port) the server answers to, for HTTP and WebSocket alike; a page's
+    # Origin must name one of them (or be in allowed_origins). Loopback only by default.
+    allowed_hosts: tuple[str, ...] = LOOPBACK_HOSTS
     limits: Limits = field(default_factory=Limits)
     sim_overrides: dict[str, Any] = field(default_factory=dict)
 
-    @property
-    def ort_dir(self) -> Path:
-        return self.web_dir / ORT_DIST
+    def vendor_file(self, package: str, name: str) -> tuple[Path, str] | None:
+        """Path and media type of an allowed browser module, or None."""
+        entry = VENDOR_FILES.get(package, {}).get(name)
+        if entry is None:
+            return None
+        folder, media_type = entry
+        return self.web_dir / NODE_MODULES / folder / name, media_type
 
     @property
     def public_dir(self) -> Path:

@@ -12,8 +12,7 @@ from typing import Any
 
 import numpy as np
 from car_ai_rl.errors import UserError
-from car_ai_rl.sim import core
-from car_ai_rl.sim.layout import MISSION_KIND_NAMES, MISSION_STATUS_NAMES
+from car_ai_rl.sim import core, views
 from car_ai_rl.sim.params import SimParams
 from car_ai_rl.sim.state import SimState
 
@@ -27,6 +26,10 @@ MAX_EXIT_M = 10_000.0
 
 class CommandRefused(ValueError):
     """The command is understood but cannot apply now; the message is the reply."""
+
+
+class AlreadyDone(ValueError):
+    """The command asks for what the car already does; the message is the reply."""
 
 
 @dataclass(frozen=True)
@@ -44,14 +47,15 @@ class EgoView:
 
     @classmethod
     def of(cls, state: SimState, b: int, params: SimParams) -> EgoView:
+        ego = views.ego_frame(state, params, [b])
         return cls(
-            lane=int(min(state.target_lane[b, 0], params.n_lanes - 1)),
+            lane=int(min(ego.target_lane[0], params.n_lanes - 1)),
             n_lanes=params.n_lanes,
-            mission_kind=MISSION_KIND_NAMES[int(state.mission_kind[b])],
-            mission_status=MISSION_STATUS_NAMES[int(state.mission_status[b])],
-            target_speed_mps=float(state.target_speed_mps[b]),
-            mission_target_lane=int(state.mission_target_lane[b]),
-            exit_ahead_m=float(state.exit_x_m[b] - state.x_m[b, 0]),
+            mission_kind=views.MISSION_KIND_NAMES[int(ego.mission_kind[0])],
+            mission_status=views.MISSION_STATUS_NAMES[int(ego.mission_status[0])],
+            target_speed_mps=float(ego.target_speed_mps[0]),
+            mission_target_lane=int(ego.mission_target_lane[0]),
+            exit_ahead_m=float(ego.exit_distance_m[0]),
             speed_max_mps=params.speed_max_mps,
         )
 
@@ -132,6 +136,12 @@ def _lane_request(ego: EgoView, lane: int, asked: str) -> MissionRequest:
         raise CommandRefused(
             f"There is no {asked} on this road: lanes are 1 (leftmost) to {ego.n_lanes}."
         )
+    moving_elsewhere = ego.mission_status == "pending" and (
+        ego.mission_kind == "exit"
+        or (ego.mission_kind == "lane" and ego.mission_target_lane != lane)
+    )
+    if lane == ego.lane and not moving_elsewhere:
+        raise AlreadyDone(f"Already in {lane_words(lane, ego.n_lanes)}; staying here.")
     return MissionRequest("lane", ego.target_speed_mps, lane)
 
 

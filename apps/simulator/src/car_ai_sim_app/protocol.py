@@ -9,8 +9,6 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-import numpy as np
-
 from car_ai_sim_app.config import Limits
 
 CLIENT_TYPES = ("controls", "command", "model", "ping")
@@ -31,7 +29,7 @@ class ProtocolError(ValueError):
 @dataclass(frozen=True)
 class Controls:
     tick: int
-    values: np.ndarray  # (3,) float64, clamped into range
+    values: tuple[float, float, float]  # clamped into range
     source: str
     clamped: bool
 
@@ -106,13 +104,25 @@ def parse_controls(msg: dict[str, Any]) -> Controls:
     source = msg.get("source", "policy")
     if source not in CONTROL_SOURCES:
         raise ProtocolError("bad_controls", f"source must be one of {list(CONTROL_SOURCES)}")
-    return Controls(tick, np.array(clamped), source, clamped != values)
+    return Controls(tick, tuple(clamped), source, clamped != values)  # type: ignore[arg-type]
+
+
+def check_storable(text: str, what: str) -> None:
+    """Refuse text that UTF-8 (and so the mission log) cannot hold: JSON escapes can carry
+    lone UTF-16 surrogates such as \\ud800 into a Python string."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ProtocolError(
+            "unstorable_text", f"{what} holds a lone UTF-16 surrogate; send valid Unicode text"
+        ) from None
 
 
 def parse_command(msg: dict[str, Any], limits: Limits) -> CommandMessage:
     text = msg.get("text")
     if not isinstance(text, str) or not text.strip():
         raise ProtocolError("bad_command", "a command needs a non-empty 'text' string")
+    check_storable(text, "the command text")
     if len(text) > limits.max_command_chars:
         raise ProtocolError(
             "bad_command", f"command text over {limits.max_command_chars} characters"
@@ -127,6 +137,7 @@ def parse_model_report(msg: dict[str, Any]) -> ModelReport:
     name, sha = msg.get("name"), msg.get("sha256")
     if not isinstance(name, str) or not isinstance(sha, str) or not SHA256.match(sha):
         raise ProtocolError("bad_model", "a model report needs 'name' and a hex 'sha256'")
+    check_storable(name, "the model name")
     return ModelReport(name, sha)
 
 

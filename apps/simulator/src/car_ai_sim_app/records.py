@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from car_ai_rl.errors import UserError
 from car_ai_rl.evals.mission_log import MissionLog
 
@@ -28,16 +29,22 @@ def utc_now() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
 
 
+REASON_COUNTERS = ("lane_limit", "unsafe_gap", "emergency_brake", "rear_guard")
+
+
 @dataclass
 class MissionRecord:
     """A mission while it runs; ``row()`` is what the mission log stores when it ends.
 
+    Its figures (ticks, collisions, interventions, ...) are the session's counters since the
+    mission started: ``counts`` is set from the counter table when it ends (or for a live view).
     Outcomes: succeeded, failed (as the simulator judged), collision, replaced, cancelled,
     abandoned (the session closed)."""
 
     session_id: str
     mission: dict[str, Any]
     source: str  # "text", "voice", "drive_start"
+    start_counts: np.ndarray
     command_text: str | None = None
     parsed: dict[str, Any] | None = None
     started_at: str = field(default_factory=utc_now)
@@ -45,18 +52,13 @@ class MissionRecord:
     model_name: str | None = None
     model_identity: dict[str, Any] | None = None
     models_used: set[str] = field(default_factory=set)
-    collisions: int = 0
-    interventions: int = 0
-    late_answers: int = 0
-    rejected_controls: int = 0
-    clamped_controls: int = 0
-    ticks: int = 0
-    manual_ticks: int = 0
-    reasons: dict[str, int] = field(default_factory=dict)
+    counts: dict[str, int] = field(default_factory=dict)
     ended_at: str | None = None
     outcome: str | None = None
 
     def row(self) -> dict[str, Any]:
+        c = self.counts
+        reasons = {name: c.get(name, 0) for name in REASON_COUNTERS if c.get(name, 0)}
         return {
             "session_id": self.session_id,
             "mission": {**self.mission, "source": self.source, "parsed": self.parsed},
@@ -64,18 +66,18 @@ class MissionRecord:
             "command_text": self.command_text,
             "ended_at": self.ended_at,
             "outcome": self.outcome,
-            "collisions": self.collisions,
-            "interventions": self.interventions,
-            "late_answers": self.late_answers,
+            "collisions": c.get("collisions", 0),
+            "interventions": c.get("interventions", 0),
+            "late_answers": c.get("late_answers", 0),
             "model": self.model_identity,
             "extra": {
                 "model_name": self.model_name,
                 "models_used": sorted(self.models_used),
-                "ticks": self.ticks,
-                "manual_ticks": self.manual_ticks,
-                "rejected_controls": self.rejected_controls,
-                "clamped_controls": self.clamped_controls,
-                "intervention_reasons": dict(sorted(self.reasons.items())),
+                "ticks": c.get("ticks", 0),
+                "manual_ticks": c.get("manual_ticks", 0),
+                "rejected_controls": c.get("rejected_controls", 0),
+                "clamped_controls": c.get("clamped_controls", 0),
+                "intervention_reasons": dict(sorted(reasons.items())),
             },
         }
 

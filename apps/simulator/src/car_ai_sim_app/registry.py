@@ -23,8 +23,8 @@ from typing import Any
 
 from car_ai_rl.errors import UserError
 from car_ai_rl.policies.onnx_policy import BULKY_METADATA, check_interface, check_schema
-from car_ai_rl.sim.layout import MISSION_KIND_NAMES
 from car_ai_rl.sim.observation import OBS_DIM, OBS_FEATURES
+from car_ai_rl.sim.views import MISSION_KIND_NAMES
 
 MODEL_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 REGISTRY_KEYS = {"models", "missions", "default"}

@@ -5,9 +5,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 from collections.abc import AsyncIterator
 from typing import Any
-from urllib.parse import urlsplit
 
 from fastapi import FastAPI, HTTPException, Query, Request, WebSocket, WebSocketDisconnect
 from fastapi.concurrency import run_in_threadpool
@@ -20,30 +20,16 @@ from car_ai_sim_app.hub import CLOSE_FULL, Hub, ServerFull
 from car_ai_sim_app.model_store import RegistryStore
 from car_ai_sim_app.records import MissionRecorder
 from car_ai_sim_app.registry import MODEL_NAME, RegistryError
+from car_ai_sim_app.security import HostGuard, quiet_client_faults
 from car_ai_sim_app.session import Session
 
 log = logging.getLogger("car_ai_sim_app.server")
 
-ORT_FILES = {
-    "ort.wasm.min.mjs": "text/javascript",
-    "ort-wasm-simd-threaded.mjs": "text/javascript",
-    "ort-wasm-simd-threaded.wasm": "application/wasm",
-}
 CSP = (
     "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; connect-src 'self' ws: wss:; "
     "img-src 'self' data:; style-src 'self'; worker-src 'self' blob:; object-src 'none'; "
     "base-uri 'none'; frame-ancestors 'none'"
 )
-
-
-def origin_allowed(origin: str | None, host: str | None, allowed: tuple[str, ...]) -> bool:
-    """Browsers send Origin: accept the page's own origin and the configured ones.
-    Clients that send no Origin (scripts, the load bench) are not browsers and are accepted."""
-    if origin is None:
-        return True
-    if origin in allowed:
-        return True
-    return host is not None and urlsplit(origin).netloc == host
 
 
 class App:
@@ -71,10 +57,6 @@ class App:
                     await self.reload_registry()
 
     async def serve_session(self, ws: WebSocket) -> None:
-        origin, host = ws.headers.get("origin"), ws.headers.get("host")
-        if not origin_allowed(origin, host, self.config.allowed_origins):
-            await ws.close(code=1008, reason="origin not allowed")
-            return
         await ws.accept()
         try:
             session = self.hub.open_session()
@@ -132,6 +114,10 @@ def create_app(config: AppConfig, store: RegistryStore | None = None) -> FastAPI
 
     app = FastAPI(title="car-ai-rl simulator", lifespan=lifespan, docs_url="/api/docs")
     app.state.sim = state
+    app.add_middleware(
+        HostGuard, allowed_hosts=config.allowed_hosts, allowed_origins=config.allowed_origins
+    )
+    quiet_client_faults()
 
     @app.middleware("http")
     async def security_headers(request: Request, call_next: Any) -> Response:
@@ -143,7 +129,12 @@ def create_app(config: AppConfig, store: RegistryStore | None = None) -> FastAPI
 
     @app.get("/api/health")
     async def health() -> dict[str, Any]:
-        return {"ok": True, "sessions": len(state.hub.sessions), "tick": state.hub.tick}
+        return {
+            "ok": True,
+            "sessions": len(state.hub.sessions),
+            "tick": state.hub.tick,
+            "pid": os.getpid(),
+        }
 
     @app.get("/api/stats")
     async def stats() -> dict[str, Any]:
@@ -188,15 +179,16 @@ def create_app(config: AppConfig, store: RegistryStore | None = None) -> FastAPI
             },
         )
 
-    @app.get("/vendor/ort/{name}")
-    async def ort_file(name: str) -> FileResponse:
-        media_type = ORT_FILES.get(name)
-        path = config.ort_dir / name
-        if media_type is None:
-            raise HTTPException(404, "not an onnxruntime-web file this page uses")
+    @app.get("/vendor/{package}/{name}")
+    async def vendor_file(package: str, name: str) -> FileResponse:
+        found = config.vendor_file(package, name)
+        if found is None:
+            raise HTTPException(404, "not a browser module this page uses")
+        path, media_type = found
         if not path.is_file():
             raise HTTPException(
-                404, "onnxruntime-web is not installed: run `npm ci` in apps/simulator/web"
+                404,
+                f"{package} is not installed: run `npm ci` in {config.web_dir} and reinstall",
             )
         return FileResponse(path, media_type=media_type, headers={"Cache-Control": "max-age=3600"})
 

@@ -1,4 +1,4 @@
-"""One browser session: its slot, outgoing queue, rate limit, counters and current mission."""
+"""One browser session: its slot, outgoing queue, rate limits and current mission."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ import asyncio
 import secrets
 import time
 from collections import deque
-from dataclasses import dataclass
 
+from car_ai_sim_app.config import Limits
 from car_ai_sim_app.protocol import Controls
 from car_ai_sim_app.records import MissionRecord
 from car_ai_sim_app.registry import ModelEntry
@@ -76,43 +76,27 @@ class Outbox:
         self._event.set()
 
 
-@dataclass
-class Counters:
-    ticks: int = 0
-    interventions: int = 0
-    late_answers: int = 0
-    stale_answers: int = 0
-    rejected_controls: int = 0
-    clamped_controls: int = 0
-    malformed: int = 0
-    rate_limited: int = 0
-    collisions: int = 0
-    drives: int = 0
-    missions: int = 0
-    commands: int = 0
-    commands_refused: int = 0
-    dropped_frames: int = 0
-
-    def public(self) -> dict[str, int]:
-        return dict(vars(self))
-
-
 class Session:
-    def __init__(self, slot: int, outbox_frames: int, rate_per_s: float, burst: int) -> None:
+    """One connected page. Its counters live in the hub's CounterTable, row ``slot``."""
+
+    def __init__(self, slot: int, outbox_frames: int, limits: Limits) -> None:
         self.id = secrets.token_hex(8)
         self.slot = slot
         self.outbox = Outbox(outbox_frames)
-        self.bucket = TokenBucket(rate_per_s, burst)
-        self.counters = Counters()
+        self.bucket = TokenBucket(limits.messages_per_s, limits.message_burst)
+        self.command_bucket = TokenBucket(limits.commands_per_s, limits.command_burst)
         self.ready = False  # true once its first frame is sent
+        self.drives = 0
         self.answer: Controls | None = None
         self.model: ModelEntry | None = None
         self.mission: MissionRecord | None = None
         self.mission_text = ""
-        self.last_seen = time.monotonic()
+        self.missions_logged = 0  # rows this session has sent to the mission log
+        self.last_seen = time.monotonic()  # of the last accepted message
         self.last_error_at = 0.0
         self.close_code: int | None = None
         self.close_reason = ""
+        self.frame_cache: dict[str, object] = {}  # JSON parts of frames that rarely change
 
     def kick(self, code: int, reason: str) -> None:
         """Ask the writer to send ``reason`` as an error and close the connection."""

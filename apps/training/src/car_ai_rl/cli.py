@@ -6,6 +6,7 @@ import argparse
 import importlib
 import sys
 from collections.abc import Sequence
+from importlib.metadata import entry_points
 
 from car_ai_rl import __version__
 from car_ai_rl.cli_args import CliParser, UsageError
@@ -20,8 +21,10 @@ SUBCOMMAND_MODULES: tuple[str, ...] = (
     "car_ai_rl.episodes.cli",
     "car_ai_rl.evals.cli",
     "car_ai_rl.jobs.cli",
-    "car_ai_rl.app_cli",
 )
+# Installed packages add subcommands under this entry-point group; each entry names a
+# ``register(subparsers)`` callable.
+COMMANDS_GROUP = "car_ai_rl.commands"
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -36,6 +39,16 @@ def build_parser() -> argparse.ArgumentParser:
                 continue  # feature not present in this build
             raise
         module.register(subparsers)
+    for entry in entry_points(group=COMMANDS_GROUP):
+        try:
+            register = entry.load()
+        except Exception as exc:  # a broken plug-in must not take the other commands down
+            print(
+                f"warning: command {entry.name!r} ({entry.value}) not loaded: {exc}",
+                file=sys.stderr,
+            )
+            continue
+        register(subparsers)
     return parser
 
 

@@ -9,13 +9,11 @@ from gymnasium import spaces
 
 from car_ai_rl.envs.actions import action_space, check_mode, decode_actions
 from car_ai_rl.safety import supervisor
-from car_ai_rl.sim import core, layout
+from car_ai_rl.sim import core
 from car_ai_rl.sim.observation import OBS_DIM
 from car_ai_rl.sim.params import SimParams, sim_params_from_dict
-from car_ai_rl.sim.reward import REWARD_TERMS
 from car_ai_rl.sim.state import SimState
-
-INFO_EVENTS = ("collision", "at_fault", "mission_success", "mission_failure", "exited")
+from car_ai_rl.sim.views import info_rows, step_info
 
 
 def observation_space() -> spaces.Box:
@@ -79,31 +77,6 @@ class BatchedSim:
         return BatchStep(result, controls, intervened, reasons)
 
 
-_EVENT_INDEX = {name: layout.EVENT_NAMES.index(name) for name in INFO_EVENTS}
-_SPEED = layout.EVENT_NAMES.index("speed_mps")
-_TARGET_SPEED = layout.EVENT_NAMES.index("target_speed_mps")
-_KIND = layout.EVENT_NAMES.index("mission_kind")
-_LANE_CHANGE = layout.EVENT_NAMES.index("lane_change_started")
-_DISTANCE = layout.EVENT_NAMES.index("distance_m")
-_TERM_KEYS = tuple(f"reward_{name}" for name in REWARD_TERMS)
-
-
 def infos_for(step: BatchStep) -> list[dict]:
-    """The per-env info dicts of a step (built from plain lists: this runs every step)."""
-    events = step.result.events.tolist()
-    terms = step.result.terms.tolist()
-    intervened = step.intervened.tolist()
-    reasons = step.reasons.tolist()
-    infos = []
-    for b, ev in enumerate(events):
-        info: dict = {name: ev[k] > 0.5 for name, k in _EVENT_INDEX.items()}
-        info["supervisor_intervened"] = intervened[b]
-        info["supervisor_reasons"] = supervisor.reason_names(reasons[b]) if reasons[b] else []
-        info["speed_mps"] = ev[_SPEED]
-        info["target_speed_mps"] = ev[_TARGET_SPEED]
-        info["mission_kind"] = int(ev[_KIND])
-        info["lane_change_started"] = ev[_LANE_CHANGE] > 0.5
-        info["distance_m"] = ev[_DISTANCE]
-        info.update(zip(_TERM_KEYS, terms[b], strict=True))
-        infos.append(info)
-    return infos
+    """The per-env info dicts of a step (see ``car_ai_rl.sim.views.step_info`` for the keys)."""
+    return info_rows(step_info(step.result, step.intervened, step.reasons))

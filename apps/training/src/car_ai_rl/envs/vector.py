@@ -8,11 +8,11 @@ import numpy as np
 from gymnasium.vector import AutoresetMode, VectorEnv
 from gymnasium.vector.utils import batch_space
 
-from car_ai_rl.envs.batch import INFO_EVENTS, BatchedSim, make_params
+from car_ai_rl.envs.batch import BatchedSim, make_params
 from car_ai_rl.envs.render import render_frame
 from car_ai_rl.sim import core
 from car_ai_rl.sim.params import SimParams
-from car_ai_rl.sim.reward import REWARD_TERMS
+from car_ai_rl.sim.views import step_info
 
 
 class HighwayMissionVectorEnv(VectorEnv):
@@ -51,12 +51,7 @@ class HighwayMissionVectorEnv(VectorEnv):
         step = self.sim.step(actions)
         r = step.result
         done = r.done
-        infos: dict[str, Any] = {name: r.event(name) > 0.5 for name in INFO_EVENTS}
-        infos["supervisor_intervened"] = step.intervened
-        infos["supervisor_reasons"] = step.reasons
-        infos["speed_mps"] = r.event("speed_mps").copy()
-        for k, name in enumerate(REWARD_TERMS):
-            infos[f"reward_{name}"] = r.terms[:, k]
+        infos: dict[str, Any] = step_info(r, step.intervened, step.reasons)
         if done.any():
             final_obs = np.empty(self.num_envs, dtype=object)
             for b in np.nonzero(done)[0]:

@@ -49,22 +49,34 @@ CRUISE_BLOCKED_HEADWAY_S = 2.5
 
 
 @kernel
-def cruise_holding(veh, env, b, p):
-    """At the target speed, or matched to a slower leader that blocks the lane."""
+def blocking_leader(veh, env, b, p):
+    """The slower vehicle close ahead in the ego's lane that keeps it under its target speed
+    (time headway up to CRUISE_BLOCKED_HEADWAY_S, and slower than the target by more than the
+    tolerance), or NO_VEHICLE."""
     v = veh[SPEED_MPS, b, 0]
     target = env[TARGET_SPEED_MPS, b]
     tol = p.cruise_tolerance_mps
-    if abs(v - target) <= tol:
-        return True
-    if v > target or veh[TARGET_LANE, b, 0] != veh[LANE, b, 0]:
-        return False
+    if v > target - tol or veh[TARGET_LANE, b, 0] != veh[LANE, b, 0]:
+        return NO_VEHICLE
     ring = env[RING_LENGTH_M, b]
     lead = leader_in_lane(veh, b, veh[LANE, b, 0], veh[X_M, b, 0], 0, ring)
     if lead == NO_VEHICLE:
-        return False
-    v_lead = veh[SPEED_MPS, b, lead]
+        return NO_VEHICLE
     close = bumper_gap_m(veh, b, 0, lead, ring) <= max(CRUISE_BLOCKED_HEADWAY_S * v, 10.0)
-    return close and v_lead < target - tol and abs(v - v_lead) <= tol
+    if close and veh[SPEED_MPS, b, lead] < target - tol:
+        return lead
+    return NO_VEHICLE
+
+
+@kernel
+def cruise_holding(veh, env, b, p):
+    """At the target speed, or matched to a slower leader that blocks the lane."""
+    v = veh[SPEED_MPS, b, 0]
+    tol = p.cruise_tolerance_mps
+    if abs(v - env[TARGET_SPEED_MPS, b]) <= tol:
+        return True
+    lead = blocking_leader(veh, env, b, p)
+    return lead != NO_VEHICLE and abs(v - veh[SPEED_MPS, b, lead]) <= tol
 
 
 @kernel

@@ -1,11 +1,15 @@
 // The page: connects a session, answers every frame with controls from the policy (or the
 // keyboard), draws the scene and sends typed or spoken commands. `window.simApp` exposes the
 // page's state for inspection.
-import { Hud } from "./hud.js";
+import { Hud, driveBanner } from "./hud.js";
 import { Keyboard, Voice } from "./input.js";
 import { Connection, decodeObs, decodeVehicles } from "./net.js";
 import { PolicyRunner } from "./policy.js";
 import { Renderer } from "./render.js";
+import { Speaker } from "./speech.js";
+import { Timeline } from "./timeline.js";
+
+const BANNER_MS = 3500;
 
 const QUIET_ERRORS = new Set(["rate_limited"]);
 
@@ -32,13 +36,47 @@ const app = {
   voiceAvailable: false,
   answered: 0,
   errors: [],
+  explain: null,
+  banner: null,
+  view: "both",
+  spoken: [],
+  vehicleFields: ["id", "dx_m", "y_m", "length_m", "width_m", "speed_mps"],
 };
 window.simApp = app;
 
 const $ = (id) => document.getElementById(id);
 const hud = new Hud();
-const renderer = new Renderer($("road"));
+const timeline = new Timeline();
+const renderer = new Renderer($("road"), timeline);
+const speaker = new Speaker($("speech-toggle"));
+app.spoken = speaker.spoken;
+let driverView = null;
 let missionKind = "cruise";
+let bannerTimer = null;
+
+function banner(text) {
+  const el = $("banner");
+  el.textContent = text;
+  el.hidden = false;
+  app.banner = text;
+  clearTimeout(bannerTimer);
+  bannerTimer = setTimeout(() => {
+    el.hidden = true;
+  }, BANNER_MS);
+}
+
+function setView(view) {
+  app.view = view;
+  const available = driverView && driverView.available;
+  const shown = available ? view : "top";
+  $("stage").dataset.view = shown;
+  if (driverView) driverView.enabled = available && shown !== "top";
+  renderer.enabled = shown !== "driver";
+  for (const button of document.querySelectorAll("#view-toggle button")) {
+    button.setAttribute("aria-pressed", String(button.dataset.view === view));
+    button.disabled = !available && button.dataset.view !== "top";
+  }
+}
 
 function status(text) {
   $("status").textContent = text;
@@ -100,7 +138,7 @@ async function answer(frame) {
 }
 
 function onTick(frame) {
-  frame.vehicles = decodeVehicles(frame.vehicles, frame.ego.x_m);
+  frame.vehicles = decodeVehicles(frame.vehicles, frame.ego.x_m, app.vehicleFields);
   app.tick = frame.tick;
   app.simTimeS = frame.t_s;
   app.frames += 1;
@@ -109,8 +147,14 @@ function onTick(frame) {
   app.lateAnswers = frame.counters.late_answers;
   app.lastSource = frame.supervisor.source || app.lastSource;
   app.mission = frame.mission;
-  renderer.push(frame);
+  app.explain = frame.explain;
+  timeline.push(frame);
   hud.update(frame);
+  if (frame.drive_reason) {
+    const text = driveBanner(frame.drive_reason);
+    banner(text);
+    speaker.say(text);
+  }
   if (frame.mission.kind !== missionKind) {
     missionKind = frame.mission.kind;
     policy.select(missionKind);
@@ -126,7 +170,10 @@ function onMessage(msg) {
     case "hello":
       app.sessionId = msg.session_id;
       hud.setRoad(msg.road);
-      renderer.setRoad(msg.road, msg.tick_hz);
+      app.vehicleFields = msg.vehicle_fields;
+      timeline.setRate(msg.tick_hz);
+      renderer.setRoad(msg.road);
+      if (driverView && driverView.available) driverView.buildRoad(msg.road);
       if (!policy.registry || policy.registry.version !== msg.registry.version) {
         policy.useRegistry(msg.registry);
       } else if (policy.current) {
@@ -142,6 +189,7 @@ function onMessage(msg) {
       app.lastReply = msg;
       $("reply").textContent = msg.reply;
       $("reply").className = msg.ok ? "" : "refused";
+      speaker.say(msg.reply.replace(/^OK: /, "OK, "));
       if (msg.ok && msg.mission) {
         hud.setMission(msg.mission.text);
         if (msg.mission.kind !== missionKind) {
@@ -203,8 +251,31 @@ const voice = new Voice(
 );
 app.voiceAvailable = voice.available;
 
+for (const button of document.querySelectorAll("#view-toggle button")) {
+  button.addEventListener("click", () => setView(button.dataset.view));
+}
+
+function frameLoop(now) {
+  renderer.draw(now);
+  if (driverView) driverView.draw(now);
+  requestAnimationFrame(frameLoop);
+}
+
+async function startDriverView() {
+  try {
+    const { DriverView } = await import("./view3d.js");
+    driverView = new DriverView($("view3d"), timeline);
+    if (driverView.error) status(driverView.error);
+  } catch (err) {
+    status(`3D view unavailable: ${err.message || err}`);
+  }
+  window.simView3d = driverView;
+  setView(app.view);
+}
+
 async function boot() {
-  renderer.start();
+  requestAnimationFrame(frameLoop);
+  await startDriverView();
   updateDriver();
   try {
     const response = await fetch("/api/registry");

@@ -48,13 +48,18 @@ export function decodeObs(base64) {
   return new Float32Array(bytes.buffer);
 }
 
-// Other vehicles: float32 rows (id, dx_m, y_m, length_m, width_m, speed_mps), dx from the ego.
-// Returns rows [id, x_m, y_m, length_m, width_m, speed_mps] with absolute x.
-export function decodeVehicles(base64, egoX) {
+// Other vehicles: float32 rows whose columns the hello message names (`vehicle_fields`, with
+// `dx_m` measured from the ego). Returns objects with absolute `x_m`.
+export function decodeVehicles(base64, egoX, fields) {
   const values = decodeObs(base64);
-  const rows = [];
-  for (let i = 0; i + 6 <= values.length; i += 6) {
-    rows.push([values[i], egoX + values[i + 1], values[i + 2], values[i + 3], values[i + 4], values[i + 5]]);
+  const n = fields.length;
+  const dx = fields.indexOf("dx_m");
+  const out = [];
+  for (let i = 0; i + n <= values.length; i += n) {
+    const v = {};
+    for (let k = 0; k < n; k += 1) v[fields[k]] = values[i + k];
+    v.x_m = egoX + values[i + dx];
+    out.push(v);
   }
-  return rows;
+  return out;
 }

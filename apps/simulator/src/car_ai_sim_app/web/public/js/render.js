@@ -1,81 +1,39 @@
-// Top-down canvas view: the road, the exit ramp, the traffic and the ego. Frames arrive at the
-// tick rate; drawing runs every animation frame, interpolating between the last two frames.
+// Top-down canvas view: the road, the exit ramp, the traffic, the ego, and what made the
+// supervisor step in (the blocked gap, or the vehicle closing in, with its closing speed).
+import { focusMarks } from "./timeline.js";
+
 const TRAFFIC_COLORS = ["#c9ccd1", "#d66b5c", "#e0b84a", "#7fb069", "#9b8ec9", "#5fb3c6", "#e08fb0"];
 const EGO_COLOR = "#3d8bff";
-const JUMP_M = 30; // a recycled vehicle moves further than this between frames: no interpolation
-
-function lerp(a, b, t) {
-  return a + (b - a) * t;
-}
+const ALERT = "#ff4d4d";
 
 export class Renderer {
-  constructor(canvas) {
+  constructor(canvas, timeline) {
     this.canvas = canvas;
+    this.timeline = timeline;
     this.ctx = canvas.getContext("2d");
     this.road = { n_lanes: 3, lane_width_m: 4, exit_ramp_length_m: 160 };
-    this.periodMs = 200;
-    this.prev = null;
-    this.curr = null;
-    this.flash = { intervention: 0, collision: 0 };
     this.fps = 0;
+    this.enabled = true;
     this._frames = 0;
     this._fpsStamp = performance.now();
   }
 
-  setRoad(road, tickHz) {
+  setRoad(road) {
     this.road = road;
-    this.periodMs = 1000 / tickHz;
-  }
-
-  push(frame) {
-    const now = performance.now();
-    const sameDrive = this.curr && this.curr.frame.drive === frame.drive;
-    this.prev = sameDrive ? this.curr : null;
-    this.curr = { frame, t: now };
-    const step = frame.supervisor || {};
-    if (step.intervened) this.flash.intervention = now;
-    if ((step.events || []).some((e) => e.startsWith("collision"))) this.flash.collision = now;
-  }
-
-  start() {
-    const loop = (now) => {
-      this.draw(now);
-      requestAnimationFrame(loop);
-    };
-    requestAnimationFrame(loop);
   }
 
   resize() {
     const dpr = window.devicePixelRatio || 1;
     const w = Math.round(this.canvas.clientWidth * dpr);
     const h = Math.round(this.canvas.clientHeight * dpr);
-    if (this.canvas.width !== w || this.canvas.height !== h) {
+    if (w > 0 && h > 0 && (this.canvas.width !== w || this.canvas.height !== h)) {
       this.canvas.width = w;
       this.canvas.height = h;
     }
   }
 
-  // Interpolated ego and vehicles for time `now`.
-  scene(now) {
-    const curr = this.curr.frame;
-    const prev = this.prev && this.prev.frame;
-    const t = prev ? Math.min(1, Math.max(0, (now - this.curr.t) / this.periodMs)) : 1;
-    const ego = { ...curr.ego };
-    if (prev) {
-      ego.x_m = lerp(prev.ego.x_m, curr.ego.x_m, t);
-      ego.y_m = lerp(prev.ego.y_m, curr.ego.y_m, t);
-    }
-    const before = new Map();
-    if (prev) for (const v of prev.vehicles) before.set(v[0], v);
-    const vehicles = curr.vehicles.map((v) => {
-      const p = before.get(v[0]);
-      if (!p || Math.abs(p[1] - v[1]) > JUMP_M) return v;
-      return [v[0], lerp(p[1], v[1], t), lerp(p[2], v[2], t), v[3], v[4], v[5]];
-    });
-    return { ego, vehicles, frame: curr };
-  }
-
   draw(now) {
+    if (!this.enabled) return;
     this._frames += 1;
     if (now - this._fpsStamp >= 1000) {
       this.fps = (this._frames * 1000) / (now - this._fpsStamp);
@@ -86,32 +44,77 @@ export class Renderer {
     const { ctx, canvas } = this;
     const W = canvas.width;
     const H = canvas.height;
+    const dpr = window.devicePixelRatio || 1;
     ctx.fillStyle = "#2c5a2e";
     ctx.fillRect(0, 0, W, H);
-    if (!this.curr) return;
-    const { ego, vehicles, frame } = this.scene(now);
+    const scene = this.timeline.at(now);
+    if (!scene) return;
+    const { ego, vehicles, frame, focus } = scene;
     const lw = this.road.lane_width_m;
     const n = this.road.n_lanes;
-    const scale = Math.min((H * 0.5) / ((n + 1.6) * lw), W / 70);
-    const egoScreenX = W * 0.32;
-    const roadTop = H * 0.12;
+    // the road and the ramp (about n + 4 lane widths with its taper) fit the height
+    const scale = Math.min(H / ((n + 4.5) * lw), W / 60);
+    const egoScreenX = W * 0.3;
+    const roadTop = (H - (n + 2.5) * lw * scale) / 2;
     const sx = (x) => egoScreenX + (x - ego.x_m) * scale;
     const sy = (y) => roadTop + (y + lw / 2) * scale;
     const viewMin = ego.x_m - egoScreenX / scale;
     const viewMax = viewMin + W / scale;
 
     this.drawRoad(ctx, frame, sx, sy, scale, viewMin, viewMax, W);
-    vehicles.forEach((v) => {
-      const color = TRAFFIC_COLORS[Math.round(v[0]) % TRAFFIC_COLORS.length];
-      this.drawCar(ctx, sx(v[1]), sy(v[2]), v[3] * scale, v[4] * scale, color, null);
-    });
-    const glow = now - this.flash.intervention < 700 ? "#ffb020" : null;
-    this.drawCar(ctx, sx(ego.x_m), sy(ego.y_m), ego.length_m * scale, ego.width_m * scale, EGO_COLOR, glow);
-    this.drawExitSign(ctx, frame, W);
-    if (now - this.flash.collision < 900) {
+    const marks = focusMarks(focus);
+    this.drawFocusLanes(ctx, focus, ego, sx, sy, scale, W);
+    for (const v of vehicles) {
+      const color = TRAFFIC_COLORS[Math.round(v.id) % TRAFFIC_COLORS.length];
+      const mark = marks.get(Math.round(v.id));
+      this.drawCar(ctx, sx(v.x_m), sy(v.y_m), v.length_m * scale, v.width_m * scale, v.heading, color, mark ? ALERT : null);
+      if (mark) this.label(ctx, sx(v.x_m), sy(v.y_m) - v.width_m * scale, mark.text, dpr);
+    }
+    const glow = scene.flash ? "#ffb020" : null;
+    this.drawCar(ctx, sx(ego.x_m), sy(ego.y_m), ego.length_m * scale, ego.width_m * scale, ego.heading, EGO_COLOR, glow);
+    this.drawExitSign(ctx, frame, W, dpr);
+    if (scene.crashed) {
       ctx.fillStyle = "rgba(255, 60, 60, 0.25)";
       ctx.fillRect(0, 0, W, H);
     }
+  }
+
+  // The lane a refused change wanted (blocked gap between the two vehicles that close it), or
+  // the missing lane the request pointed at.
+  drawFocusLanes(ctx, focus, ego, sx, sy, scale, W) {
+    const lw = this.road.lane_width_m;
+    for (const item of focus) {
+      if (item.reason === "unsafe_gap") {
+        const top = sy((item.lane - 0.5) * lw);
+        const from = item.follower ? sx(ego.x_m - item.follower.gap_m - ego.length_m / 2) : sx(ego.x_m - 40);
+        const to = item.leader ? sx(ego.x_m + item.leader.gap_m + ego.length_m / 2) : sx(ego.x_m + 40);
+        ctx.fillStyle = "rgba(255, 77, 77, 0.28)";
+        ctx.fillRect(Math.max(0, from), top, Math.min(W, to) - Math.max(0, from), lw * scale);
+        ctx.strokeStyle = ALERT;
+        ctx.lineWidth = 2;
+        ctx.setLineDash([6, 4]);
+        ctx.strokeRect(Math.max(0, from), top, Math.min(W, to) - Math.max(0, from), lw * scale);
+        ctx.setLineDash([]);
+      } else if (item.reason === "lane_limit") {
+        const y = item.lane < 0 ? sy(-lw / 2) : sy((this.road.n_lanes - 0.5) * lw);
+        ctx.strokeStyle = ALERT;
+        ctx.lineWidth = 4;
+        ctx.beginPath();
+        ctx.moveTo(sx(ego.x_m - 12), y);
+        ctx.lineTo(sx(ego.x_m + 12), y);
+        ctx.stroke();
+      }
+    }
+  }
+
+  label(ctx, x, y, text, dpr) {
+    ctx.font = `600 ${Math.round(12 * dpr)}px system-ui, sans-serif`;
+    const w = ctx.measureText(text).width + 10 * dpr;
+    const h = 18 * dpr;
+    ctx.fillStyle = "rgba(120, 10, 10, 0.9)";
+    ctx.fillRect(x - w / 2, y - h - 4 * dpr, w, h);
+    ctx.fillStyle = "#fff";
+    ctx.fillText(text, x - w / 2 + 5 * dpr, y - 8 * dpr);
   }
 
   drawRoad(ctx, frame, sx, sy, scale, viewMin, viewMax, W) {
@@ -202,9 +205,10 @@ export class Renderer {
     }
   }
 
-  drawCar(ctx, x, y, length, width, color, glow) {
+  drawCar(ctx, x, y, length, width, headingRad, color, glow) {
     ctx.save();
     ctx.translate(x, y);
+    ctx.rotate(headingRad || 0);
     if (glow) {
       ctx.shadowColor = glow;
       ctx.shadowBlur = 18;
@@ -225,15 +229,15 @@ export class Renderer {
     ctx.restore();
   }
 
-  drawExitSign(ctx, frame, W) {
+  drawExitSign(ctx, frame, W, dpr) {
     const d = frame.exit.distance_m;
     if (d < -frame.exit.ramp_length_m) return;
     const text = d > 0 ? `EXIT ${Math.round(d)} m` : "EXIT ▸ now";
-    ctx.font = "bold 16px system-ui, sans-serif";
-    const w = ctx.measureText(text).width + 20;
+    ctx.font = `bold ${Math.round(15 * dpr)}px system-ui, sans-serif`;
+    const w = ctx.measureText(text).width + 20 * dpr;
     ctx.fillStyle = frame.mission.kind === "exit" ? "#1f8a4c" : "#2a6e45";
-    ctx.fillRect(W - w - 12, 12, w, 30);
+    ctx.fillRect(W - w - 10 * dpr, 10 * dpr, w, 28 * dpr);
     ctx.fillStyle = "#ffffff";
-    ctx.fillText(text, W - w - 2, 33);
+    ctx.fillText(text, W - w, 29 * dpr);
   }
 }
