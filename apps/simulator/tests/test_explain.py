@@ -36,9 +36,9 @@ def test_following_a_slower_car_is_explained(dense) -> None:
     state, params = dense
     slots = np.arange(state.n_envs)
     texts = explain.explain(state, slots, params, {})
-    ego = views.ego_frame(state, slots)
+    ego = views.ego_frame(state, params, slots)
     near = views.lane_neighbours(state, slots, ego.lane)
-    held = views.held_by_slower_leader(ego, near, params)
+    held = views.held_by_slower_leader(state, slots, params)
     assert held.sum() >= 3, "dense traffic should hold some fast cruises behind slower cars"
     verdicts = 0
     for i in np.nonzero(held)[0]:
@@ -63,7 +63,7 @@ def test_following_a_slower_car_is_explained(dense) -> None:
 def test_a_refused_lane_change_names_the_gap(dense) -> None:
     state, params = dense
     slots = np.arange(state.n_envs)
-    ego = views.ego_frame(state, slots)
+    ego = views.ego_frame(state, params, slots)
     request = np.zeros((state.n_envs, 3))
     request[:, 2] = np.where(ego.lane > 0, -1.0, 1.0)
     _, intervened, reasons = supervisor.filter(state, request, params)
