@@ -121,7 +121,7 @@ CASES = [
     (
         ("candidates", 0, "source"),
         "model.pt",
-        "candidates[0].source: must be 'heuristic' or a path",
+        "candidates[0].source: must be 'heuristic', 'oracle' or a path",
     ),
     (("candidates", 1, "name"), "base", "candidates[1].name: duplicate name 'base'"),
     (("candidates", 1, "baseline"), True, "candidates[1].baseline: only one baseline allowed"),

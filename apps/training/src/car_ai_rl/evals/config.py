@@ -74,8 +74,10 @@ class CandidateSpec(ConfigModel):
 
     name: Name
     """Unique name (letters, digits, `_`, `.`, `-`)."""
-    source: Annotated[str, Expects("`heuristic` or a model file")]
-    """`heuristic`, a path to an SB3 `.zip`, or a path to an `.onnx` file (must exist)."""
+    source: Annotated[str, Expects("`heuristic`, `oracle` or a model file")]
+    """`heuristic` (the hand-written driver), `oracle` (the planner that tries its options in
+    the simulator itself: what is achievable), a path to an SB3 `.zip`, or a path to an
+    `.onnx` file (must exist)."""
     baseline: bool = False
     """`true` on the one candidate the others are compared with."""
     description: str = ""
@@ -84,12 +86,13 @@ class CandidateSpec(ConfigModel):
     @field_validator("source")
     @classmethod
     def _source_exists(cls, source: str) -> str:
-        if source == "heuristic":
+        if source in ("heuristic", "oracle"):
             return source
         file = Path(source)
         if not source.strip() or file.suffix.lower() not in (".zip", ".onnx"):
             raise ValueError(
-                f"must be 'heuristic' or a path to an SB3 .zip or .onnx file, got {source!r}"
+                f"must be 'heuristic', 'oracle' or a path to an SB3 .zip or .onnx file, "
+                f"got {source!r}"
             )
         if not file.exists():
             raise ValueError(f"file not found: {source}")

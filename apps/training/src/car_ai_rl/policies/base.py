@@ -12,7 +12,7 @@ import numpy as np
 from car_ai_rl.sim.params import SimParams
 from car_ai_rl.sim.state import SimState
 
-POLICY_KINDS = ("heuristic", "sb3", "onnx")
+POLICY_KINDS = ("heuristic", "oracle", "sb3", "onnx")
 
 
 class Policy(ABC):

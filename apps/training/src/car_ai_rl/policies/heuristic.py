@@ -9,8 +9,18 @@ from car_ai_rl.sim.params import SimParams
 from car_ai_rl.sim.state import SimState
 
 
-def heuristic_controls(state: SimState, params: SimParams) -> np.ndarray:
-    """Controls (B, 3) of the heuristic driver for every env in ``state``."""
-    out = np.zeros((state.n_envs, 3))
-    heuristic_batch(state.veh, state.env, params.kernel_record, out)
+def heuristic_controls(
+    state: SimState,
+    params: SimParams,
+    speed_offset_mps: np.ndarray | None = None,
+    hold_lane: np.ndarray | None = None,
+) -> np.ndarray:
+    """Controls (B, 3) of the heuristic driver for every env in ``state``; optionally with a
+    per-env offset to the target speed it drives at and a per-env ban on new lane changes
+    (the planner's variations of the driver)."""
+    n = state.n_envs
+    offsets = np.zeros(n) if speed_offset_mps is None else np.asarray(speed_offset_mps, float)
+    hold = np.zeros(n, dtype=np.bool_) if hold_lane is None else np.asarray(hold_lane, bool)
+    out = np.zeros((n, 3))
+    heuristic_batch(state.veh, state.env, params.kernel_record, out, offsets, hold)
     return out

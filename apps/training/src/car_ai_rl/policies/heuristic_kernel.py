@@ -149,13 +149,15 @@ def gap_seeking_speed(veh, b, lead, follow, desired, p, ring_m):
 
 
 @kernel
-def heuristic_env(veh, env, b, out, p, near):
-    """Write env b's controls (throttle, brake, lane request) into ``out[b]``."""
+def heuristic_env(veh, env, b, out, p, near, speed_offset_mps, hold_lane):
+    """Write env b's controls (throttle, brake, lane request) into ``out[b]``. The planner
+    varies the driver with ``speed_offset_mps`` (added to the mission's target speed, within
+    [0, speed_max_mps]) and ``hold_lane`` (no new lane change)."""
     supervisor_neighbours(veh, env, b, near)
     ring = env[RING_LENGTH_M, b]
     lane = veh[LANE, b, 0]
     target = veh[TARGET_LANE, b, 0]
-    desired = env[TARGET_SPEED_MPS, b]
+    desired = min(max(env[TARGET_SPEED_MPS, b] + speed_offset_mps, 0.0), p.speed_max_mps)
     # a pending lane or exit mission whose gap is closed: change speed to open one
     direction = wanted_direction(veh, env, b, p)
     if direction != 0 and target == lane:
@@ -166,7 +168,7 @@ def heuristic_env(veh, env, b, out, p, near):
     accel = follow_accel(veh, b, near[1], desired, ring)
     if target != lane:
         accel = min(accel, follow_accel(veh, b, near[near_slot(target, lane)], desired, ring))
-    request = choose_lane(veh, env, b, accel, p, near)
+    request = 0 if hold_lane else choose_lane(veh, env, b, accel, p, near)
     if request != 0:
         # once committed, also follow the leader of the lane being entered
         accel = min(accel, follow_accel(veh, b, near[1 + request], desired, ring))
@@ -177,8 +179,8 @@ def heuristic_env(veh, env, b, out, p, near):
 
 
 @kernel
-def heuristic_batch(veh, env, pv, out):
+def heuristic_batch(veh, env, pv, out, speed_offsets_mps, hold_lane):
     p = pv[0]
     near = np.empty(6, dtype=np.int64)
     for b in range(veh.shape[1]):
-        heuristic_env(veh, env, b, out, p, near)
+        heuristic_env(veh, env, b, out, p, near, speed_offsets_mps[b], hold_lane[b])

@@ -1,4 +1,4 @@
-"""``load_policy(source)``: "heuristic", an SB3 ``.zip`` or an ``.onnx`` file."""
+"""``load_policy(source)``: "heuristic", "oracle", an SB3 ``.zip`` or an ``.onnx`` file."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from car_ai_rl.policies.heuristic_policy import HeuristicPolicy
 from car_ai_rl.policies.sb3_model import check_model_file
 
 HEURISTIC = "heuristic"
+ORACLE = "oracle"
 ZIP_MAGIC = b"PK\x03\x04"
 
 
@@ -17,6 +18,10 @@ def load_policy(source: str | Path) -> Policy:
     :class:`UserError` (exit code 2) whose message names the file."""
     if str(source) == HEURISTIC:
         return HeuristicPolicy()
+    if str(source) == ORACLE:
+        from car_ai_rl.policies.oracle_policy import OraclePolicy
+
+        return OraclePolicy()
     path = Path(source)
     suffix = path.suffix.lower()
     if suffix not in (".zip", ".onnx"):

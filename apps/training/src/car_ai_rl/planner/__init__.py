@@ -1,0 +1,1 @@
+"""Planners that drive by looking ahead in the simulator itself (the oracle)."""
