@@ -39,7 +39,9 @@ def models(tmp_path_factory: pytest.TempPathFactory) -> TinyModels:
     return tiny_models(tmp_path_factory)
 
 
-@pytest.mark.parametrize("name", ["ppo_discrete", "ppo_continuous", "dqn"])
+@pytest.mark.parametrize(
+    "name", ["ppo_discrete", "ppo_continuous", "dqn", "ppo_masked", "dqn_masked"]
+)
 def test_parity_with_sb3_on_rollout_observations(models, name):
     report = models.exports[name].parity
     assert report is not None and report.ok, report
@@ -79,7 +81,9 @@ def test_metadata_and_interface(models, name, algo, mode):
     assert [o.name for o in proto.graph.output] == ["controls", "action"]
 
 
-@pytest.mark.parametrize("name", ["ppo_discrete", "ppo_continuous", "dqn"])
+@pytest.mark.parametrize(
+    "name", ["ppo_discrete", "ppo_continuous", "dqn", "ppo_masked", "dqn_masked"]
+)
 def test_graph_decodes_controls_for_any_batch_size(models, name):
     session = make_session(models.onnx[name])
     rng = np.random.default_rng(0)

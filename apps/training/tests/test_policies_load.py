@@ -43,7 +43,9 @@ def test_heuristic_policy_acts_on_the_state():
     assert controls.shape == (5, 3) and controls.dtype == np.float64
 
 
-@pytest.mark.parametrize("name", ["ppo_discrete", "ppo_continuous", "dqn"])
+@pytest.mark.parametrize(
+    "name", ["ppo_discrete", "ppo_continuous", "dqn", "ppo_masked", "dqn_masked"]
+)
 def test_sb3_policy_identity(models, name):
     path = models.zips[name]
     policy = load_policy(str(path))
@@ -53,9 +55,10 @@ def test_sb3_policy_identity(models, name):
     assert identity["sha256"] == hashlib.sha256(path.read_bytes()).hexdigest()
     meta = identity["metadata"]
     assert all(isinstance(v, str) for v in meta.values())
-    assert meta["algo"] == ("dqn" if name == "dqn" else "ppo")
+    assert meta["algo"] == ("dqn" if name.startswith("dqn") else "ppo")
     assert meta["action_mode"] == ("continuous" if name == "ppo_continuous" else "discrete")
-    assert int(meta["train_steps"]) >= 1_000
+    assert meta["action_mask"] == ("supervisor verdicts" if "masked" in name else "none")
+    assert int(meta["train_steps"]) >= 512
     assert meta["obs_schema_version"] == OBS_SCHEMA_VERSION
 
 
@@ -68,7 +71,9 @@ def test_sb3_params_come_from_run_json_one_level_up(models):
     assert lone.identity()["metadata"]["sim_params_source"] == "defaults"
 
 
-@pytest.mark.parametrize("name", ["ppo_discrete", "ppo_continuous", "dqn"])
+@pytest.mark.parametrize(
+    "name", ["ppo_discrete", "ppo_continuous", "dqn", "ppo_masked", "dqn_masked"]
+)
 def test_onnx_policy_matches_sb3_policy_on_rollout_obs(models, obs, name):
     sb3 = load_policy(str(models.zips[name]))
     exported = load_policy(str(models.onnx[name]))

@@ -19,7 +19,7 @@ TRAINING_DIR = Path(__file__).resolve().parents[1]
 EXPORT_SCRIPT = TRAINING_DIR / "scripts" / "export_onnx.py"
 # the continuous PPO lives in a run dir whose run.json holds non-default params
 RUN_PARAMS = {"traffic_density": 12.0, "episode_duration_s": 30.0}
-MODEL_NAMES = ("ppo_discrete", "ppo_continuous", "dqn")
+MODEL_NAMES = ("ppo_discrete", "ppo_continuous", "dqn", "ppo_masked", "dqn_masked")
 
 
 @dataclass(frozen=True)
@@ -44,7 +44,40 @@ def _train(name: str, root: Path) -> Path:
 
     torch.set_num_threads(1)
     small = {"net_arch": [32, 32]}
-    if name == "dqn":
+    if name == "ppo_masked":  # as training runs by default: masked, under the supervisor
+        from sb3_contrib import MaskablePPO
+
+        env = HighwayMissionVecEnv(n_envs=2, action_mode="discrete", safety_supervisor=True, seed=3)
+        model = MaskablePPO(
+            "MlpPolicy",
+            env,
+            n_steps=256,
+            batch_size=128,
+            n_epochs=2,
+            seed=3,
+            device="cpu",
+            policy_kwargs=small,
+        )
+        model.learn(512)
+        path = root / "ppo-masked" / "ppo-highway-final.zip"
+    elif name == "dqn_masked":
+        from car_ai_rl.train.masked_dqn import MaskedDQN
+
+        env = HighwayMissionVecEnv(n_envs=2, action_mode="discrete", safety_supervisor=True, seed=4)
+        model = MaskedDQN(
+            "MlpPolicy",
+            env,
+            learning_starts=200,
+            buffer_size=2_000,
+            train_freq=2,
+            target_update_interval=200,
+            seed=4,
+            device="cpu",
+            policy_kwargs=small,
+        )
+        model.learn(600)
+        path = root / "dqn-masked" / "dqn-highway-final.zip"
+    elif name == "dqn":
         env = HighwayMissionVecEnv(n_envs=2, action_mode="discrete", seed=1)
         model = DQN(
             "MlpPolicy",

@@ -10,6 +10,7 @@ from stable_baselines3 import PPO
 from car_ai_rl.envs.actions import N_DISCRETE_ACTIONS
 from car_ai_rl.envs.sb3_vec_env import HighwayMissionVecEnv
 from car_ai_rl.sim.params import SimParams
+from car_ai_rl.train.config import Kickstart
 from car_ai_rl.train.pretrain import drive, kickstart
 
 
@@ -53,7 +54,10 @@ def test_demonstration_returns_are_discounted_rewards() -> None:
 def test_kickstart_imitates_the_heuristic(action_mode: str) -> None:
     model = fresh_model(action_mode)
     before = heldout_agreement(model, action_mode)
-    stats = kickstart(model, SimParams(), action_mode, 2, 32, 100, 6, 256, 1e-3)
+    settings = Kickstart(
+        rounds=2, envs=32, steps_per_round=100, epochs=6, batch_size=256, learning_rate=1e-3
+    )
+    stats = kickstart(model, SimParams(), action_mode, settings)
     after = heldout_agreement(model, action_mode)
     assert after[1] > before[1], (before, after)  # closer longitudinal commands
     assert after[0] > 0.95, (before, after)  # lane requests agree (mostly "keep the lane")

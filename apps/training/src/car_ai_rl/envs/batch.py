@@ -10,7 +10,7 @@ from gymnasium import spaces
 from car_ai_rl.envs.actions import action_space, check_mode, decode_actions
 from car_ai_rl.safety import supervisor
 from car_ai_rl.sim import core
-from car_ai_rl.sim.observation import OBS_DIM
+from car_ai_rl.sim.observation import OBS_DIM, allowed_actions
 from car_ai_rl.sim.params import SimParams, sim_params_from_dict
 from car_ai_rl.sim.state import SimState
 from car_ai_rl.sim.views import info_rows, step_info
@@ -59,10 +59,19 @@ class BatchedSim:
         self.single_observation_space = observation_space()
         self.buffers = core.StepBuffers(self.n_envs)
         self.state: SimState | None = None
+        self.obs: np.ndarray | None = None  # the observation the next actions answer
 
     def reset(self, episode_seeds: np.ndarray) -> np.ndarray:
         self.state, obs = core.reset(self.params, episode_seeds, self.vehicle_capacity)
+        self.obs = obs
         return obs
+
+    def action_masks(self) -> np.ndarray:
+        """(B, N_DISCRETE_ACTIONS) bool: the actions the supervisor passes unchanged now, read
+        off the current observation (see ``sim.observation.allowed_actions``)."""
+        if self.obs is None:
+            raise RuntimeError("call reset() before action_masks()")
+        return allowed_actions(self.obs)
 
     def step(self, actions: np.ndarray) -> BatchStep:
         if self.state is None:
@@ -74,6 +83,7 @@ class BatchedSim:
             intervened = np.zeros(self.n_envs, dtype=bool)
             reasons = np.zeros(self.n_envs, dtype=np.int64)
         _, result = core.step(self.state, controls, self.params, self.buffers)
+        self.obs = result.obs
         return BatchStep(result, controls, intervened, reasons)
 
 

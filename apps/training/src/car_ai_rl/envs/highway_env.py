@@ -61,6 +61,11 @@ class HighwayMissionEnv(gym.Env):
         self._last_collision = bool(r.event("collision")[0] > 0.5)
         return obs, float(r.reward[0]), terminated, truncated, infos_for(step)[0]
 
+    def action_masks(self) -> np.ndarray:
+        """(N_DISCRETE_ACTIONS,) bool: the actions the supervisor passes unchanged now (after
+        an episode's last step: those of the next episode's first observation)."""
+        return self.sim.action_masks()[0]
+
     def set_mission(self, kind: str, **targets: Any) -> None:
         """Change the mission now (``kind``: cruise, lane or exit); see ``core.set_mission``."""
         core.set_mission(self.state, 0, self.params, kind, **targets)

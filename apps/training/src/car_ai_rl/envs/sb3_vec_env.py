@@ -57,6 +57,11 @@ class HighwayMissionVecEnv(VecEnv):
             infos[b]["TimeLimit.truncated"] = bool(r.truncated[b] and not r.terminated[b])
         return r.obs, r.reward.astype(np.float32), done, infos
 
+    def action_masks(self) -> np.ndarray:
+        """(n_envs, N_DISCRETE_ACTIONS) bool: the supervisor's verdicts in the current
+        observations, as sb3-contrib's ``MaskablePPO`` asks for them."""
+        return self.sim.action_masks()
+
     def close(self) -> None:
         pass
 
@@ -74,6 +79,9 @@ class HighwayMissionVecEnv(VecEnv):
                 core.set_mission(self.sim.state, b, self.params, *method_args, **method_kwargs)
                 for b in self._indices(indices)
             ]
+        if method_name == "action_masks":  # one row per env, as sb3-contrib stacks them
+            masks = self.action_masks()
+            return [masks[b] for b in self._indices(indices)]
         method = getattr(self, method_name)
         return [method(*method_args, **method_kwargs) for _ in self._indices(indices)]
 

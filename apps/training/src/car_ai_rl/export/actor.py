@@ -2,7 +2,9 @@
 
 ``obs`` float32 [N, obs_dim] -> ``controls`` float32 [N, 3] (throttle, brake, lane request,
 decoded exactly like ``envs.actions.decode_actions``) and ``action`` (the raw action: int64 [N]
-for the discrete mode, float32 [N, 3] for the continuous mode).
+for the discrete mode, float32 [N, 3] for the continuous mode). A masked model's graph applies
+its mask from the observation's verdict features, so the graph chooses only allowed actions,
+exactly as the model did in training.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from torch import nn
 
 from car_ai_rl.envs.actions import DISCRETE_CONTROLS, LANE_THRESHOLD, check_mode
 from car_ai_rl.errors import UserError
+from car_ai_rl.policies.masking import mask_scores
 
 
 class PPOActorBody(nn.Module):
@@ -29,6 +32,17 @@ class PPOActorBody(nn.Module):
         latent = self.policy.mlp_extractor.forward_actor(features)
         out = self.policy.action_net(latent)
         return torch.tanh(out) if self.squash else out
+
+
+class MaskedBody(nn.Module):
+    """A body whose scores of the actions the observation disallows never win."""
+
+    def __init__(self, body: nn.Module) -> None:
+        super().__init__()
+        self.body = body
+
+    def forward(self, obs: torch.Tensor) -> torch.Tensor:
+        return mask_scores(self.body(obs), obs)
 
 
 class DeterministicActor(nn.Module):
@@ -60,8 +74,11 @@ class DeterministicActor(nn.Module):
         return controls, action
 
 
-def build_actor(model: Any, algo: str, action_mode: str) -> DeterministicActor:
-    """The exportable actor of a loaded PPO or DQN model, in eval mode on the CPU."""
+def build_actor(
+    model: Any, algo: str, action_mode: str, masked: bool = False
+) -> DeterministicActor:
+    """The exportable actor of a loaded PPO or DQN model, in eval mode on the CPU (masked by
+    the observation's verdicts when the model was trained masked)."""
     policy = model.policy
     policy.set_training_mode(False)
     if algo == "dqn":
@@ -72,4 +89,6 @@ def build_actor(model: Any, algo: str, action_mode: str) -> DeterministicActor:
         body = PPOActorBody(policy)
     else:
         raise UserError(f"unsupported algorithm {algo!r}")
+    if masked and action_mode == "discrete":
+        body = MaskedBody(body)
     return DeterministicActor(body, action_mode).eval()

@@ -20,7 +20,15 @@ from car_ai_rl.errors import UserError
 from car_ai_rl.export import DEFAULT_N_CHECK, DEFAULT_OPSET, MIN_OPSET
 from car_ai_rl.export.parity import ParityReport, check_parity
 from car_ai_rl.policies.sb3_model import ModelInfo, load_sb3
-from car_ai_rl.sim.observation import OBS_DIM, OBS_FEATURES, OBS_SCHEMA_VERSION, schema_as_dicts
+from car_ai_rl.sim.observation import (
+    ALLOWED_ABOVE,
+    N_VERDICTS,
+    OBS_DIM,
+    OBS_FEATURES,
+    OBS_SCHEMA_VERSION,
+    VERDICT_START,
+    schema_as_dicts,
+)
 
 DYNAMIC_AXES = {"obs": {0: "N"}, "controls": {0: "N"}, "action": {0: "N"}}
 
@@ -55,6 +63,11 @@ def onnx_metadata(info: ModelInfo) -> dict[str, str]:
         "obs_schema": json.dumps(schema_as_dicts()),
         "action_mode": info.action_mode,
         "action_decoding": json.dumps(decoding),
+        "action_mask": (
+            f"obs[{VERDICT_START}:{VERDICT_START + N_VERDICTS}] > {ALLOWED_ABOVE}"
+            if info.masked and info.action_mode == "discrete"
+            else "none"
+        ),
         "controls": json.dumps(["throttle", "brake", "lane_request"]),
         "algo": info.algo,
         "train_steps": str(info.train_steps),
@@ -73,7 +86,7 @@ def export_graph(model: object, info: ModelInfo, target: Path, opset: int) -> No
 
     from car_ai_rl.export.actor import build_actor
 
-    actor = build_actor(model, info.algo, info.action_mode)
+    actor = build_actor(model, info.algo, info.action_mode, info.masked)
     dummy = torch.zeros((2, OBS_DIM), dtype=torch.float32)
     with warnings.catch_warnings(), torch.no_grad():
         warnings.simplefilter("ignore")
@@ -171,7 +184,7 @@ def run_parity(
 
     log(f"parity check: collecting {n_check} observations from heuristic and model rollouts")
     session = make_session(onnx_path)
-    body = build_actor(model, info.algo, info.action_mode).body
+    body = build_actor(model, info.algo, info.action_mode, info.masked).body
     report = check_parity(SB3Policy(model, info), session, info.sim_params, n_check, body)
     verdict = "passed" if report.ok else "FAILED"
     log(f"parity check {verdict}: {report.describe()}")

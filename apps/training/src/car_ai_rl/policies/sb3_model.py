@@ -35,6 +35,7 @@ class ModelInfo:
     sim_params_source: str  # the run.json path, or "defaults"
     sb3_version: str
     trained_with_version: str  # car-ai-rl version from run.json, or ""
+    masked: bool = False  # chooses only the actions the observation's verdicts allow
 
     def metadata(self) -> dict[str, str]:
         return {
@@ -46,6 +47,7 @@ class ModelInfo:
             "sb3_version": self.sb3_version,
             "trained_with_version": self.trained_with_version,
             "obs_schema_version": OBS_SCHEMA_VERSION,
+            "action_mask": "supervisor verdicts" if self.masked else "none",
         }
 
 
@@ -99,6 +101,16 @@ def detect_algo(data: dict[str, Any], path: Path) -> str:
     raise UserError(f"{path}: unsupported SB3 model (only PPO and DQN zips are supported)")
 
 
+MASKED_POLICY_MODULES = ("sb3_contrib.common.maskable", "car_ai_rl.train.masked_dqn")
+
+
+def detect_masked(data: dict[str, Any]) -> bool:
+    """Whether the zip holds a masked policy (MaskablePPO, or our masked DQN)."""
+    policy_class = data.get("policy_class")
+    module = policy_class.get("__module__", "") if isinstance(policy_class, dict) else ""
+    return module.startswith(MASKED_POLICY_MODULES)
+
+
 def find_run_json(model_path: Path) -> Path | None:
     for directory in (model_path.parent, model_path.parent.parent):
         candidate = directory / RUN_JSON
@@ -150,9 +162,17 @@ def load_sb3(path: str | Path) -> tuple[Any, ModelInfo]:
     path = Path(path)
     data = read_zip_data(path)
     algo = detect_algo(data, path)
-    from stable_baselines3 import DQN, PPO
+    masked = detect_masked(data)
+    if masked:
+        from sb3_contrib import MaskablePPO
 
-    cls = {"ppo": PPO, "dqn": DQN}[algo]
+        from car_ai_rl.train.masked_dqn import MaskedDQN
+
+        cls = {"ppo": MaskablePPO, "dqn": MaskedDQN}[algo]
+    else:
+        from stable_baselines3 import DQN, PPO
+
+        cls = {"ppo": PPO, "dqn": DQN}[algo]
     # schedules are pickled closures; constants keep loading independent of their code
     custom_objects = {"learning_rate": 0.0, "lr_schedule": lambda _: 0.0}
     if algo == "ppo":
@@ -183,6 +203,7 @@ def load_sb3(path: str | Path) -> tuple[Any, ModelInfo]:
         sim_params_source=source,
         sb3_version=sb3_version,
         trained_with_version=trained_with,
+        masked=masked,
     )
     return model, info
 

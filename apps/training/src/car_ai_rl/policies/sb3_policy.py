@@ -16,7 +16,7 @@ import numpy as np
 from car_ai_rl.envs.actions import decode_actions
 from car_ai_rl.policies.base import Policy, check_obs
 from car_ai_rl.policies.sb3_model import ModelInfo, action_mode_of, load_sb3
-from car_ai_rl.sim.observation import OBS_DIM
+from car_ai_rl.sim.observation import OBS_DIM, allowed_actions
 from car_ai_rl.sim.params import SimParams
 from car_ai_rl.sim.state import SimState
 
@@ -30,6 +30,7 @@ class SB3Policy(Policy):
     def __init__(self, model: Any, info: ModelInfo | None = None, name: str = "model") -> None:
         self.model = model
         self.info = info
+        self.masked = info.masked if info is not None else is_masked_model(model)
         if info is None:
             self.name = name
             self.action_mode = action_mode_of(model.action_space, Path(name))
@@ -43,7 +44,12 @@ class SB3Policy(Policy):
         """The raw deterministic actions SB3 gives for obs (B, OBS_DIM)."""
         arr = check_obs(obs, OBS_DIM, self.name)
         with one_torch_thread():
-            action, _ = self.model.predict(arr, deterministic=True)
+            if self.masked and self.action_mode == "discrete" and is_maskable_ppo(self.model):
+                action, _ = self.model.predict(
+                    arr, deterministic=True, action_masks=allowed_actions(arr)
+                )
+            else:  # a masked DQN masks inside its Q-network
+                action, _ = self.model.predict(arr, deterministic=True)
         return np.asarray(action)
 
     def act(self, obs: np.ndarray, state: SimState, params: SimParams) -> np.ndarray:
@@ -54,6 +60,15 @@ class SB3Policy(Policy):
         if self.info is None:
             return {"action_mode": self.action_mode, "train_steps": str(self.model.num_timesteps)}
         return self.info.metadata()
+
+
+def is_maskable_ppo(model: Any) -> bool:
+    return type(model).__name__ == "MaskablePPO"
+
+
+def is_masked_model(model: Any) -> bool:
+    """A model that chooses only the actions the observation's verdicts allow."""
+    return is_maskable_ppo(model) or type(model).__name__ == "MaskedDQN"
 
 
 @contextlib.contextmanager

@@ -130,9 +130,13 @@ def accel_of_controls(controls, speed_mps, pv, out):
         out[b] = pedal_accel_mps2(controls[b, 0], controls[b, 1], speed_mps[b], p)
 
 
-def nearest_discrete_action(controls: np.ndarray, speed_mps: np.ndarray, params) -> np.ndarray:
+def nearest_discrete_action(
+    controls: np.ndarray, speed_mps: np.ndarray, params, allowed: np.ndarray | None = None
+) -> np.ndarray:
     """The discrete action whose longitudinal level gives the acceleration nearest to that of
-    ``controls`` at each env's speed, with the same lane request."""
+    ``controls`` at each env's speed, with the same lane request. With ``allowed`` (B, 21) bool,
+    only allowed actions are chosen: the same lane request where one is allowed, else the
+    nearest acceleration among what is."""
     c = np.ascontiguousarray(controls, dtype=np.float64).reshape(-1, 3)
     v = np.ascontiguousarray(speed_mps, dtype=np.float64).reshape(-1)
     n = len(c)
@@ -144,6 +148,13 @@ def nearest_discrete_action(controls: np.ndarray, speed_mps: np.ndarray, params)
         level_controls[:, 0] = throttle
         level_controls[:, 1] = brake
         accel_of_controls(level_controls, v, params.kernel_record, levels[k])
-    level = np.abs(levels - wanted[None, :]).argmin(axis=0)
     lane = np.clip(np.round(c[:, 2]), -1, 1).astype(np.int64)
-    return level * 3 + lane + 1
+    if allowed is None:
+        level = np.abs(levels - wanted[None, :]).argmin(axis=0)
+        return level * 3 + lane + 1
+    # cost of each action (B, levels, requests): acceleration error, plus a lane mismatch that
+    # outweighs any acceleration error; disallowed actions never win
+    accel_error = np.abs(levels - wanted[None, :]).T[:, :, None]
+    mismatch = (np.arange(3)[None, None, :] != (lane + 1)[:, None, None]) * 1e6
+    cost = np.where(allowed.reshape(n, len(LONGITUDINAL_LEVELS), 3), accel_error + mismatch, np.inf)
+    return cost.reshape(n, -1).argmin(axis=1)

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
+
 from car_ai_rl.safety.supervisor import supervisor_neighbours
 from car_ai_rl.safety.verdicts import write_verdicts
 from car_ai_rl.sim.controls import DISCRETE_ACTION_NAMES, N_DISCRETE_ACTIONS
@@ -111,6 +113,13 @@ GAP_BLOCK_START = len(EGO_FEATURES)
 GAP_BLOCK_SIZE = len(LANE_BLOCK_FEATURES) // len(_LANE_BLOCKS)
 VERDICT_START = GAP_BLOCK_START + len(LANE_BLOCK_FEATURES)
 N_VERDICTS = N_DISCRETE_ACTIONS
+ALLOWED_ABOVE = 0.5  # a verdict feature above this allows its action
+
+
+def allowed_actions(obs: np.ndarray) -> np.ndarray:
+    """The action mask an observation carries: (..., N_DISCRETE_ACTIONS) bool, True where the
+    supervisor passes the discrete action unchanged. Masked policies choose only among these."""
+    return np.asarray(obs)[..., VERDICT_START : VERDICT_START + N_VERDICTS] > ALLOWED_ABOVE
 
 
 def schema_as_dicts() -> list[dict[str, object]]:

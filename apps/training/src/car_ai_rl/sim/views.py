@@ -188,9 +188,7 @@ def lane_neighbours(state: SimState, envs: np.ndarray | list[int], lanes: np.nda
     idx = np.asarray(envs, dtype=np.int64)
     lead = np.empty(len(idx), dtype=np.int64)
     follow = np.empty(len(idx), dtype=np.int64)
-    _ego_neighbours(
-        state.veh, state.env, idx, np.asarray(lanes, dtype=np.float64), lead, follow
-    )
+    _ego_neighbours(state.veh, state.env, idx, np.asarray(lanes, dtype=np.float64), lead, follow)
     rows = np.arange(len(idx))
     ring = state.env[layout.RING_LENGTH_M, idx]
     x = state.veh[layout.X_M][idx]

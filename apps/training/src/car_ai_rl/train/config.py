@@ -110,13 +110,17 @@ class Curriculum(ConfigModel):
 
 
 class Kickstart(ConfigModel):
-    """Imitation of the heuristic driver before PPO (DAgger-style, see
-    `car_ai_rl.train.pretrain`); PPO only."""
+    """Imitation of a teacher driver before reinforcement learning (DAgger-style, see
+    `car_ai_rl.train.pretrain`). The teacher drives as the policy will: under the supervisor
+    when `supervisor` is on, its labels then being the nearest allowed action."""
 
     enabled: bool = True
-    """Run the kickstart before PPO."""
+    """Run the kickstart before PPO or DQN."""
+    teacher: Literal["heuristic", "oracle"] = "heuristic"
+    """`heuristic` (the hand-written driver, with its gap-seeking) or `oracle` (the planner
+    that tries the heuristic's variations in the simulator itself; slower, drives better)."""
     rounds: PositiveInt = 4
-    """Drive-label-fit rounds; the first drives with the heuristic, later ones with the policy."""
+    """Drive-label-fit rounds; the first drives with the teacher, later ones with the policy."""
     envs: int = Field(256, ge=1, le=100_000)
     """Envs driven together in each round."""
     steps_per_round: PositiveInt = 400
@@ -148,8 +152,11 @@ class TrainConfig(ConfigModel):
     """Env steps between the `eval/` metrics in TensorBoard."""
     eval_episodes: int = Field(64, ge=0, le=100_000)
     """Episodes of each evaluation, on fixed seeds (`0`: no evaluation)."""
-    supervisor: bool = False
-    """Train with the safety supervisor filtering the policy's controls."""
+    supervisor: bool = True
+    """Train as the product runs: the safety supervisor filters the policy's controls, and
+    with discrete actions the policy chooses only the actions it allows (masked by the
+    verdicts in the observation: sb3-contrib's `MaskablePPO`, or a masked DQN). `false`
+    trains the unmasked policy with no supervisor."""
     ppo: PPOHyper = PPOHyper()
     """PPO hyperparameters."""
     dqn: DQNHyper = DQNHyper()
@@ -157,7 +164,7 @@ class TrainConfig(ConfigModel):
     curriculum: Curriculum = Curriculum()
     """The curriculum."""
     kickstart: Kickstart = Kickstart()
-    """The kickstart (PPO only)."""
+    """The kickstart (imitation pre-training)."""
     env: dict[str, Any] = Field(default_factory=dict)
     """Sim params (`SimParams` fields, e.g. `traffic_density: 20.0`) the training and
     evaluation envs run on; unset fields keep their defaults."""
@@ -176,6 +183,11 @@ class TrainConfig(ConfigModel):
 
     def sim_params(self) -> SimParams:
         return sim_params_from_dict(self.env)
+
+    @property
+    def masked(self) -> bool:
+        """The policy chooses only the actions the supervisor allows."""
+        return self.supervisor and self.action_mode == "discrete"
 
     def digest(self) -> str:
         """A short hash of the resolved config: two runs with equal digests train alike."""

@@ -6,6 +6,7 @@ import sys
 from pathlib import Path
 
 import torch
+from sb3_contrib import MaskablePPO
 from stable_baselines3 import DQN, PPO
 from stable_baselines3.common.base_class import BaseAlgorithm
 from stable_baselines3.common.callbacks import CallbackList
@@ -24,6 +25,7 @@ from car_ai_rl.train.checkpoints import (
 )
 from car_ai_rl.train.config import MAX_ENVS, TrainConfig
 from car_ai_rl.train.curriculum import params_at
+from car_ai_rl.train.masked_dqn import MaskedDQN
 from car_ai_rl.train.pretrain import kickstart
 from car_ai_rl.train.run_dir import final_model_path
 from car_ai_rl.train.stop_request import (
@@ -34,6 +36,13 @@ from car_ai_rl.train.stop_request import (
 )
 
 ALGO_CLASSES = {"ppo": PPO, "dqn": DQN}
+MASKED_ALGO_CLASSES = {"ppo": MaskablePPO, "dqn": MaskedDQN}
+
+
+def algo_class(config: TrainConfig) -> type[BaseAlgorithm]:
+    """The SB3 class a config trains: the masked variant when the policy runs under the
+    supervisor with discrete actions (it then chooses only actions the supervisor allows)."""
+    return (MASKED_ALGO_CLASSES if config.masked else ALGO_CLASSES)[config.algo]
 
 
 def learning_rate_schedule(rate: float, kind: str):
@@ -46,7 +55,7 @@ def learning_rate_schedule(rate: float, kind: str):
 def build_model(config: TrainConfig, env: HighwayMissionVecEnv, tb_dir: Path) -> BaseAlgorithm:
     if config.algo == "ppo":
         h = config.ppo
-        return PPO(
+        return algo_class(config)(
             "MlpPolicy",
             env,
             n_steps=h.n_steps,
@@ -66,7 +75,7 @@ def build_model(config: TrainConfig, env: HighwayMissionVecEnv, tb_dir: Path) ->
             verbose=0,
         )
     h = config.dqn
-    return DQN(
+    return algo_class(config)(
         "MlpPolicy",
         env,
         learning_rate=h.learning_rate,
@@ -105,18 +114,14 @@ def _new_model(
     config: TrainConfig, env: HighwayMissionVecEnv, tb_dir: Path, stop: StopRequest
 ) -> BaseAlgorithm:
     model = build_model(config, env, tb_dir)
-    if config.algo == "ppo" and config.kickstart.enabled:
+    if config.kickstart.enabled:
         k = config.kickstart
         kickstart(
             model,
             config.sim_params(),
             config.action_mode,
-            k.rounds,
-            k.envs,
-            k.steps_per_round,
-            k.epochs,
-            k.batch_size,
-            k.learning_rate,
+            k,
+            supervised=config.supervisor,
             stop_requested=lambda: stop.requested,
         )
     return model
@@ -126,7 +131,7 @@ def _restore(
     config: TrainConfig, env: HighwayMissionVecEnv, run: run_dir.RunDir, tb_dir: Path
 ) -> BaseAlgorithm | None:
     """This run's newest loadable checkpoint, or None when it has none yet."""
-    algo_cls = ALGO_CLASSES[config.algo]
+    algo_cls = algo_class(config)
 
     def load(path: Path) -> BaseAlgorithm:
         return algo_cls.load(path, env=env, device="cpu", tensorboard_log=str(tb_dir))
@@ -207,7 +212,7 @@ def _train(
                     "the run again",
                     stop.exit_code,
                 )
-            if algo == "ppo" and config.kickstart.enabled:
+            if config.kickstart.enabled:
                 save(model)  # the kickstart's result: a resume need not repeat it
 
         checkpoints = CheckpointCallback(config.checkpoint_every_steps, save)
