@@ -70,6 +70,32 @@ def test_density_is_as_asked_and_holds_over_120_s(n_lanes: int, density: float) 
     assert abs(last / density - 1.0) <= 0.10, (last, density)
 
 
+@pytest.mark.parametrize("density", [30.0, 60.0])
+def test_traffic_that_exits_comes_back_so_the_density_holds_at_and_past_capacity(
+    density: float,
+) -> None:
+    """Vehicles leave on every ramp and re-enter at the seam. Near capacity and in a jam no gap
+    lets them in comfortably, yet none may stay out: the vehicles on the segment (lanes and
+    ramp) stay the count the density asks for."""
+    params = passive_params(
+        traffic_density=density,
+        traffic_exit_share=0.3,
+        exit_spacing_min_m=1000.0,
+        exit_spacing_max_m=1200.0,
+        episode_duration_s=300.0,
+    )
+    state, _ = core.reset(params, core.seeds_from_ints(17, 8))
+    count = params.vehicle_count
+    missing, took_ramp = [], 0
+    for _ in range(params.max_steps - 1):
+        core.step(state, passive_controls(state, params), params)
+        missing.append((~state.active[:, :count]).sum(axis=1).mean())
+        took_ramp += int((state.active & (state.lane == params.n_lanes)).sum())
+    assert took_ramp > 0, "nobody took an exit"
+    assert np.mean(missing) <= 0.005 * count, np.mean(missing)
+    assert max(missing) <= params.n_lanes
+
+
 # ------------------------------------------------------------------ the fundamental diagram
 def test_fundamental_diagram_follows_idm_with_capacity_and_a_congested_branch() -> None:
     densities = [10.0, 20.0, 25.0, 30.0, 35.0, 45.0, 60.0]
@@ -188,8 +214,11 @@ def test_vehicles_that_re_enter_start_calm() -> None:
     entered = 0
     for _ in range(params.max_steps):
         was_active = state.active.copy()
+        was_on_ramp = state.lane == params.n_lanes
         _, r = core.step(state, passive_controls(state, params), params)
-        entering = state.active & ~was_active & ~r.done[:, None]  # not a fresh episode
+        # back from the ramp (in this step or a later one), not a fresh episode
+        entering = state.active & (~was_active | was_on_ramp) & (state.lane < params.n_lanes)
+        entering &= ~r.done[:, None]
         for b, j in zip(*np.nonzero(entering), strict=True):
             entered += 1
             v = state.speed_mps[b, j]
@@ -264,6 +293,7 @@ def test_traffic_takes_the_exit_and_weaves_toward_it() -> None:
             & was_active
             & state.active
             & (before_target == before_lane)
+            & (before_lane < params.n_lanes)  # not one back from the ramp
             & (state.target_lane != before_target)
         )
         to_zone = state.exit_x_m[:, None] - state.x_m

@@ -53,7 +53,7 @@ def onnx_metadata(info: ModelInfo) -> dict[str, str]:
     else:
         decoding = {
             "throttle": "(a0 + 1) / 2",
-            "brake": "(a1 + 1) / 2",
+            "brake": "max(a1, 0)",
             "lane_threshold": LANE_THRESHOLD,
         }
     return {

@@ -280,16 +280,10 @@ def seam_gap(veh, b, lane, seam_m, ring_m):
 
 
 @kernel
-def try_reenter(veh, env, seeds, b, j, counter, p, lanes_taken):
-    """Bring vehicle j (which left on the ramp) back as a new driver at the segment's seam, far
-    from the ego, into the lane with the most room there: at a calm speed for the gap ahead,
-    and only where the vehicle behind need not brake harder than comfortably for it. One
-    vehicle per lane per step (``lanes_taken``: a bit per lane). False when no lane has room."""
-    seed = seeds[b]
-    ring = env[RING_LENGTH_M, b]
-    x_ego = veh[X_M, b, 0]
-    seam = x_ego - p.traffic_window_behind_m
-    draw_driver(veh, b, j, seed, counter, p)
+def best_reentry_lane(veh, b, j, seam, ring, p, lanes_taken, min_free_m, max_rear_decel_mps2):
+    """(lane, x, speed) of the seam gap with the most room for vehicle j among the gaps of at
+    least ``min_free_m`` whose follower need not brake harder than ``max_rear_decel_mps2``;
+    lane -1 when there is none."""
     length = veh[LENGTH_M, b, j]
     desired = veh[DESIRED_SPEED_MPS, b, j]
     headway = veh[HEADWAY_S, b, j]
@@ -301,7 +295,7 @@ def try_reenter(veh, env, seeds, b, j, counter, p, lanes_taken):
         if (lanes_taken >> lane) & 1 or (veh[HEAVY, b, j] > 0.5 and not heavy_allowed_in(lane, p)):
             continue
         rear, front, free = seam_gap(veh, b, lane, seam, ring)
-        if free < length + 4.0 * p.traffic_min_gap_m or free <= best_free:
+        if free < min_free_m or free <= best_free:
             continue
         gap = 0.5 * (free - length)
         speed = equilibrium_speed_mps(gap, desired, headway, p.traffic_min_gap_m)
@@ -321,13 +315,53 @@ def try_reenter(veh, env, seeds, b, j, counter, p, lanes_taken):
                 p.traffic_min_gap_m,
                 p.traffic_brake_max_mps2,
             )
-            if rear_accel < -p.traffic_decel_comfort_mps2:
+            if rear_accel < -max_rear_decel_mps2:
                 continue
         best_lane, best_free, best_x, best_speed = lane, free, x, speed
-    if best_lane < 0:
+    return best_lane, best_x, best_speed
+
+
+@kernel
+def try_reenter(veh, env, seeds, b, j, counter, p, lanes_taken):
+    """Bring vehicle j (which left on the ramp) back as a new driver at the segment's seam, far
+    from the ego, into the lane with the most room there, at a calm speed for the gap ahead.
+    Like traffic joining from an on-ramp: where a gap lets the vehicle behind brake only
+    comfortably, else (near capacity, where every merge is felt) any gap with the minimum
+    distance on both sides that the vehicle behind can absorb within its maximum braking, so
+    that the density stays what was asked. One vehicle per lane per step (``lanes_taken``: a
+    bit per lane). Returns the lane, or -1 when no lane has room."""
+    ring = env[RING_LENGTH_M, b]
+    x_ego = veh[X_M, b, 0]
+    seam = x_ego - p.traffic_window_behind_m
+    draw_driver(veh, b, j, seeds[b], counter, p)
+    length = veh[LENGTH_M, b, j]
+    lane, x, speed = best_reentry_lane(
+        veh,
+        b,
+        j,
+        seam,
+        ring,
+        p,
+        lanes_taken,
+        length + 4.0 * p.traffic_min_gap_m,
+        p.traffic_decel_comfort_mps2,
+    )
+    if lane < 0:
+        lane, x, speed = best_reentry_lane(
+            veh,
+            b,
+            j,
+            seam,
+            ring,
+            p,
+            lanes_taken,
+            length + 2.0 * p.traffic_min_gap_m,
+            p.traffic_brake_max_mps2,
+        )
+    if lane < 0:
         return -1
-    place_in_lane(veh, b, j, wrap_into_segment(best_x, x_ego, p, ring), best_lane, best_speed, p)
-    return best_lane
+    place_in_lane(veh, b, j, wrap_into_segment(x, x_ego, p, ring), lane, speed, p)
+    return lane
 
 
 @kernel

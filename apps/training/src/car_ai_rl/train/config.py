@@ -27,10 +27,10 @@ from car_ai_rl.schema import (
     parse,
     read_yaml,
 )
-from car_ai_rl.sim.params import SimParams, sim_params_from_dict
+from car_ai_rl.sim.params import MAX_TRAFFIC_DENSITY, SimParams, sim_params_from_dict
 
 ALGOS = ("ppo", "dqn")
-MAX_DENSITY = 200.0  # vehicles/km/lane, SimParams' own bound on traffic_density
+MAX_DENSITY = MAX_TRAFFIC_DENSITY  # vehicles/km/lane: the curriculum starts within SimParams
 MAX_ENVS = 100_000  # envs stepped together in training
 
 
