@@ -1,6 +1,7 @@
-"""Tiny exported models for the tests: PPO trained for about 2k steps with car_ai_rl (after a
-short imitation of the heuristic driver), exported with car_ai_rl's exporter, and a copy whose
-metadata claims another observation schema."""
+"""Tiny exported models for the tests: masked PPO trained under the supervisor for about 2k
+steps with car_ai_rl (after a short imitation of the heuristic driver), as training runs by
+default, exported with car_ai_rl's exporter, and a copy whose metadata claims another
+observation schema."""
 
 from __future__ import annotations
 
@@ -13,17 +14,18 @@ TRAIN_STEPS = 2048
 
 
 def train_tiny_ppo(out_dir: Path) -> Path:
-    """A PPO zip in ``out_dir`` (discrete actions, 32x32 network)."""
+    """A MaskablePPO zip in ``out_dir`` (discrete actions, 32x32 network)."""
     import torch
     from car_ai_rl.envs.sb3_vec_env import HighwayMissionVecEnv
     from car_ai_rl.sim.params import SimParams
+    from car_ai_rl.train.config import Kickstart
     from car_ai_rl.train.pretrain import kickstart
-    from stable_baselines3 import PPO
+    from sb3_contrib import MaskablePPO
 
     torch.set_num_threads(1)
     params = SimParams()
-    env = HighwayMissionVecEnv(n_envs=4, action_mode="discrete", seed=3, params=params)
-    model = PPO(
+    env = HighwayMissionVecEnv(4, "discrete", safety_supervisor=True, seed=3, params=params)
+    model = MaskablePPO(
         "MlpPolicy",
         env,
         n_steps=256,
@@ -34,17 +36,10 @@ def train_tiny_ppo(out_dir: Path) -> Path:
         policy_kwargs={"net_arch": [32, 32]},
     )
     with contextlib.redirect_stderr(io.StringIO()):
-        kickstart(
-            model,
-            params,
-            "discrete",
-            rounds=1,
-            n_envs=32,
-            n_steps=150,
-            epochs=4,
-            batch_size=1024,
-            lr=3e-3,
+        settings = Kickstart(
+            rounds=1, envs=32, steps_per_round=150, epochs=4, batch_size=1024, learning_rate=3e-3
         )
+        kickstart(model, params, "discrete", settings, supervised=True)
     model.learn(TRAIN_STEPS)
     path = out_dir / "ppo-tiny" / "ppo-highway-final.zip"
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -283,3 +283,63 @@ def test_hud_leaves_the_road_clear(browser, site, size) -> None:
     page.screenshot(path=str(ARTIFACTS / f"page-{size[0]}x{size[1]}.png"))
     assert not problems, problems
     page.context.close()
+
+
+ORT_WEB_RUN = """
+async ([rows, dim]) => {
+  const ort = await import("/vendor/ort/ort.wasm.min.mjs");
+  const response = await fetch("/models/highway", {cache: "no-cache"});
+  const session = await ort.InferenceSession.create(new Uint8Array(await response.arrayBuffer()),
+    {executionProviders: ["wasm"]});
+  const flat = new Float32Array(rows.flat());
+  const out = await session.run({obs: new ort.Tensor("float32", flat, [rows.length, dim])});
+  return {action: Array.from(out.action.data, Number), controls: Array.from(out.controls.data)};
+}
+"""
+
+
+def test_onnxruntime_web_runs_the_masked_policy_exactly(browser, site, models) -> None:
+    """The page's runtime chooses the same actions as onnxruntime and the SB3 model, mask
+    included: on observations where the unmasked network wants a disallowed action too."""
+    import numpy as np
+    import onnxruntime as ort
+    import torch
+    from car_ai_rl.envs.actions import DISCRETE_CONTROLS
+    from car_ai_rl.export.actor import build_actor
+    from car_ai_rl.policies import load_policy
+    from car_ai_rl.policies.sb3_model import load_sb3
+    from car_ai_rl.sim import core
+    from car_ai_rl.sim.observation import allowed_actions
+    from car_ai_rl.sim.params import SimParams
+
+    zip_path = models.good.with_suffix(".zip")  # the export's source
+    # states from reckless driving (random actions, no supervisor), where much is disallowed
+    params = SimParams()
+    state, ob = core.reset(params, core.seeds_from_ints(40, 16))
+    rng = np.random.default_rng(0)
+    chunks = []
+    for t in range(150):
+        if t % 5 == 0:
+            chunks.append(ob)
+        _, result = core.step(state, DISCRETE_CONTROLS[rng.integers(0, 21, 16)], params)
+        ob = result.obs
+    obs = np.concatenate(chunks).astype(np.float32)
+    model, info = load_sb3(zip_path)
+    with torch.no_grad():
+        raw = build_actor(model, info.algo, info.action_mode).body(torch.as_tensor(obs))
+    allowed = allowed_actions(obs)
+    binds = ~allowed[np.arange(len(obs)), raw.argmax(1).numpy()]
+    assert binds.sum() >= 5, "the mask never binds on these observations"
+
+    page, problems = open_page(browser, site["url"])
+    web = page.evaluate(ORT_WEB_RUN, [obs.tolist(), obs.shape[1]])
+    page.context.close()
+    web_action = np.array(web["action"], dtype=np.int64)
+    session = ort.InferenceSession(str(site["model"]), providers=["CPUExecutionProvider"])
+    controls, action = session.run(["controls", "action"], {"obs": obs})
+    np.testing.assert_array_equal(web_action, action)
+    np.testing.assert_allclose(np.array(web["controls"]).reshape(-1, 3), controls, atol=1e-6)
+    assert allowed[np.arange(len(obs)), web_action].all()
+    sb3 = load_policy(str(zip_path)).predict(obs)
+    np.testing.assert_array_equal(web_action, sb3)
+    assert not problems, problems
