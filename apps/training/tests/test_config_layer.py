@@ -160,7 +160,7 @@ def test_the_config_reference_is_current_and_complete() -> None:
         ({"kickstart": {"enabled": "no"}}, "kickstart.enabled: must be true or false, got 'no'"),
         (
             {"curriculum": {"density_start": math.nan}},
-            "curriculum.density_start: must be a number in [0, 200], got nan",
+            "curriculum.density_start: must be a number in [0, 100], got nan",
         ),
         ({"env": {"n_lanes": 9}}, "env.n_lanes: must be <= 5, got 9"),
         (

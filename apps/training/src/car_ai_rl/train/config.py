@@ -82,8 +82,12 @@ class DQNHyper(ConfigModel):
     """Gradient steps per update."""
     target_update_interval: PositiveInt = 2_000
     """Env steps between target-network copies."""
+    exploration_initial_eps: Fraction = 0.2
+    """Epsilon at the start of training (low, since the kickstart already drives well; SB3's
+    own default of 1 starts from random actions)."""
     exploration_fraction: Fraction = 0.2
-    """Fraction of training over which epsilon falls from 1 to `exploration_final_eps`."""
+    """Fraction of training over which epsilon falls from `exploration_initial_eps` to
+    `exploration_final_eps`."""
     exploration_final_eps: Fraction = 0.03
     """Final epsilon of the epsilon-greedy exploration."""
     net_arch: IntList = (128, 128)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from car_ai_rl.envs.sb3_vec_env import HighwayMissionVecEnv
+from car_ai_rl.policies.sb3_policy import is_maskable_ppo
 from car_ai_rl.sim.params import SimParams
 from car_ai_rl.sim.reward import REWARD_TERMS
 
@@ -14,7 +15,8 @@ EVAL_SEED = 10_000_000
 def evaluate_model(
     model, params: SimParams, action_mode: str, n_episodes: int, supervisor: bool = False
 ) -> dict[str, float]:
-    """Run one episode per env on fixed seeds; return rates and means over the episodes."""
+    """Run one episode per env on fixed seeds; return rates and means over the episodes. A
+    masked model chooses among the actions its observations allow, as it does everywhere."""
     env = HighwayMissionVecEnv(n_episodes, action_mode, supervisor, seed=EVAL_SEED, params=params)
     obs = env.reset()
     finished = np.zeros(n_episodes, dtype=bool)
@@ -25,8 +27,12 @@ def evaluate_model(
     terms = np.zeros((n_episodes, len(REWARD_TERMS)))
     collision = np.zeros(n_episodes)
     at_fault = np.zeros(n_episodes)
+    maskable = is_maskable_ppo(model)  # a masked DQN masks in its Q-network
     while not finished.all():
-        actions, _ = model.predict(obs, deterministic=True)
+        if maskable:
+            actions, _ = model.predict(obs, deterministic=True, action_masks=env.action_masks())
+        else:
+            actions, _ = model.predict(obs, deterministic=True)
         obs, _, dones, infos = env.step(actions)
         step = env.last_step
         live = ~finished

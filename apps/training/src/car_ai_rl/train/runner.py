@@ -86,6 +86,7 @@ def build_model(config: TrainConfig, env: HighwayMissionVecEnv, tb_dir: Path) ->
         train_freq=h.train_freq,
         gradient_steps=h.gradient_steps,
         target_update_interval=h.target_update_interval,
+        exploration_initial_eps=h.exploration_initial_eps,
         exploration_fraction=h.exploration_fraction,
         exploration_final_eps=h.exploration_final_eps,
         policy_kwargs={"net_arch": list(h.net_arch)},
