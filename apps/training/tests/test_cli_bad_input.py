@@ -232,6 +232,19 @@ CASES = [
             "{work}/blocker/out",
         ],
     ),
+    Case(
+        "episodes-policy-missing",
+        named="missing.onnx",
+        argv=[
+            "episodes",
+            "--policy",
+            "{work}/missing.onnx",
+            "--episodes",
+            "2",
+            "--out",
+            "{work}/ep2",
+        ],
+    ),
     # evaluation
     Case(
         "eval-bad-value",
