@@ -27,10 +27,10 @@ from car_ai_rl.schema import (
     parse,
     read_yaml,
 )
-from car_ai_rl.sim.params import SimParams, sim_params_from_dict
+from car_ai_rl.sim.params import SimOverrides, SimParams, sim_params_from_dict
 
 ALGOS = ("ppo", "dqn")
-MAX_DENSITY = 200.0  # vehicles/km/lane, SimParams' own bound on traffic_density
+MAX_DENSITY = 200.0  # vehicles/km/lane; a start above the env's density starts at that density
 MAX_ENVS = 100_000  # envs stepped together in training
 
 
@@ -158,9 +158,10 @@ class TrainConfig(ConfigModel):
     """The curriculum."""
     kickstart: Kickstart = Kickstart()
     """The kickstart (PPO only)."""
-    env: dict[str, Any] = Field(default_factory=dict)
-    """Sim params (`SimParams` fields, e.g. `traffic_density: 20.0`) the training and
-    evaluation envs run on; unset fields keep their defaults."""
+    env: SimOverrides = Field(default_factory=dict)
+    """Simulator parameters the training and evaluation envs run on (any field of
+    [Simulator parameters](#simulator-parameters), e.g. `traffic_density: 20.0`); unset
+    fields keep their defaults."""
 
     @field_validator("env")
     @classmethod
