@@ -35,6 +35,7 @@ class Case:
     name: str
     argv: list[str]  # {work} is the case's directory
     named: str  # what the one error line must name
+    line: str | None = None  # the exact error line (after "error: "), where it matters
     files: dict[str, object] = field(default_factory=dict)  # YAML files to write first
     env: dict[str, str] = field(default_factory=dict)
     script: str | None = None  # run scripts/<script> instead of car-ai-rl
@@ -69,6 +70,10 @@ def _train(config: dict, *extra: str, script: str = "train_ppo.py", **kw) -> dic
         **kw,
     }
 
+
+EPISODES = ["episodes", "--policy", "heuristic", "--episodes", "2", "--out", "{work}/ep2"]
+# an eval's suites as YAML, the third one with the sim-param overrides {c}
+THREE_SUITES = "[{{name: a, episodes: 2}}, {{name: b, episodes: 2}}, {{name: c, episodes: 2, {c}}}]"
 
 CASES = [
     # training config values users get wrong
@@ -107,6 +112,47 @@ CASES = [
         **_train(_config(**{"curriculum.density_start": math.nan})),
     ),
     Case("sim-field", named="env.n_lanes", **_train(_config(**{"env.n_lanes": 9}))),
+    # simulator parameters, under the training config's env:
+    Case(
+        "sim-type",
+        named="env.traffic_density",
+        line="env.traffic_density: must be a number in [0, 100], got 'x'",
+        **_train(_config(**{"env.traffic_density": "x"})),
+    ),
+    Case(
+        "sim-range",
+        named="env.lane_change_heading_max_rad",
+        line="env.lane_change_heading_max_rad: must be a number in (0, 0.5], got 0.7",
+        **_train(_config(**{"env.lane_change_heading_max_rad": 0.7})),
+    ),
+    Case(
+        "sim-nested",
+        named="env.reward.collision",
+        line="env.reward.collision: must be a number >= 0, got -40",
+        **_train(_config(**{"env.reward.collision": -40}), script="train_dqn.py"),
+    ),
+    Case(
+        "sim-cross",
+        named="env.exit_spacing_min_m",
+        line="env.exit_spacing_min_m: must be >= exit_ramp_length_m + traffic_window_ahead_m",
+        **_train(_config(**{"env.exit_spacing_min_m": 300.0})),
+    ),
+    Case(
+        "sim-n-vehicles",
+        named="env.n_vehicles",
+        line=(
+            "env.n_vehicles: 5 conflicts with traffic_density 16 on 3 lanes, which needs 20"
+            " vehicles (ego included); leave n_vehicles out, it follows from traffic_density"
+        ),
+        **_train(_config(**{"env.n_vehicles": 5})),
+    ),
+    Case(
+        "sim-env-var",
+        named="CAR_AI_RL_TRAFFIC_DENSITY",
+        line="CAR_AI_RL_TRAFFIC_DENSITY: must be a number in [0, 100], got 500.0",
+        env={"CAR_AI_RL_TRAFFIC_DENSITY": "500"},
+        **_train(_config()),
+    ),
     Case("unknown-key", named="ppo.n_stepz", **_train(_config(**{"ppo.n_stepz": 3}))),
     Case(
         "env-var",
@@ -232,12 +278,99 @@ CASES = [
             "{work}/blocker/out",
         ],
     ),
+    # simulator parameters for episodes: a file of SimParams fields, or a training config
+    Case(
+        "episodes-sim-type",
+        named="traffic_density",
+        line="traffic_density: must be a number in [0, 100], got 'x'",
+        argv=[*EPISODES, "--config", "{work}/p.yaml"],
+        files={"p.yaml": {"traffic_density": "x"}},
+    ),
+    Case(
+        "episodes-sim-range",
+        named="n_lanes",
+        line="n_lanes: must be an integer in [2, 5], got 9",
+        argv=[*EPISODES, "--config", "{work}/p.yaml"],
+        files={"p.yaml": {"n_lanes": 9}},
+    ),
+    Case(
+        "episodes-sim-cross",
+        named="traffic_speed_min_mps",
+        line="traffic_speed_min_mps: must be <= traffic_speed_max_mps",
+        argv=[*EPISODES, "--config", "{work}/p.yaml"],
+        files={"p.yaml": {"traffic_speed_min_mps": 35.0}},
+    ),
+    Case(
+        "episodes-sim-unknown",
+        named="reward.colision",
+        line="reward.colision: unknown key",
+        argv=[*EPISODES, "--config", "{work}/p.yaml"],
+        files={"p.yaml": {"reward": {"colision": 1.0}}},
+    ),
+    Case(
+        "episodes-train-env",
+        named="env.mission_changes",
+        line="env.mission_changes: must be true or false, got 'no'",
+        argv=[*EPISODES, "--config", "{work}/c.yaml"],
+        files={"c.yaml": _config(**{"env.mission_changes": "no"})},
+    ),
+    Case(
+        "episodes-train-env-cross",
+        named="env.traffic_density",
+        line=(
+            "env.traffic_density: 95 vehicles/km/lane do not fit: with heavy_vehicle_share 0.5"
+            " a lane holds at most 79 (vehicles 10.2 m long on average, traffic_min_gap_m apart)"
+        ),
+        argv=[*EPISODES, "--config", "{work}/c.yaml"],
+        files={"c.yaml": _config(**{"env.traffic_density": 95.0, "env.heavy_vehicle_share": 0.5})},
+    ),
+    Case(
+        "episodes-policy-missing",
+        named="missing.onnx",
+        argv=[
+            "episodes",
+            "--policy",
+            "{work}/missing.onnx",
+            "--episodes",
+            "2",
+            "--out",
+            "{work}/ep2",
+        ],
+    ),
     # evaluation
     Case(
         "eval-bad-value",
         named="suites[0].episodes",
         argv=["eval", "--config", "{work}/e.yaml"],
         files={"e.yaml": "EVAL:suites.0.episodes=0"},
+    ),
+    Case(
+        "eval-sim-type",
+        named="sim.traffic_density",
+        line="sim.traffic_density: must be a number in [0, 100], got 'x'",
+        argv=["eval", "--config", "{work}/e.yaml"],
+        files={"e.yaml": "EVAL:sim={traffic_density: x}"},
+    ),
+    Case(
+        "eval-sim-cross",
+        named="sim.lane_width_m",
+        line="sim.lane_width_m: must be wider than vehicle_width_m and heavy_width_m",
+        argv=["eval", "--config", "{work}/e.yaml"],
+        files={"e.yaml": "EVAL:sim={lane_width_m: 2.5}"},
+    ),
+    Case(
+        "eval-suite-range",
+        named="suites[2].mission_mix.exit",
+        line="suites[2].mission_mix.exit: must be a number >= 0, got -1.0",
+        argv=["eval", "--config", "{work}/e.yaml"],
+        files={"e.yaml": "EVAL:suites=" + THREE_SUITES.format(c="mission_mix: {exit: -1.0}")},
+    ),
+    Case(
+        "eval-suite-cross",
+        named="suites[2].heavy_speed_min_mps",
+        line="suites[2].heavy_speed_min_mps: must be <= heavy_speed_max_mps",
+        argv=["eval", "--config", "{work}/e.yaml"],
+        files={"e.yaml": "EVAL:suites=" + THREE_SUITES.format(c="heavy_speed_min_mps: 26.0")},
     ),
     Case(
         "eval-out-under-file",
@@ -388,7 +521,7 @@ def _eval_config(spec: str, work: Path) -> dict:
         "suites": [{"name": "s", "episodes": 2}],
     }
     if "=" in spec:
-        dotted, value = spec.split(":", 1)[1].split("=")
+        dotted, value = spec.split(":", 1)[1].split("=", 1)
         node: object = data
         *parents, last = dotted.split(".")
         for part in parents:
@@ -416,6 +549,8 @@ def test_bad_input_is_one_line_exit_2_and_nothing_changes(
     assert proc.returncode == 2, proc.stderr
     assert len(lines) == 1 and lines[0].startswith("error: "), proc.stderr
     assert case.named in lines[0], lines[0]
+    if case.line is not None:
+        assert lines[0] == f"error: {case.line}"
     assert "Traceback" not in proc.stderr + proc.stdout
     assert snapshot(work) == before, "files were written, changed or lost"
     assert sorted(p.name for p in work.iterdir()) == sorted(

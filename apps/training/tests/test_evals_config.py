@@ -104,9 +104,17 @@ def _set(data: dict[str, Any], path: tuple, value: Any) -> dict[str, Any]:
 _DELETE = object()
 
 CASES = [
-    (("suites", 1, "traffic_density"), -1, "suites[1].traffic_density: must be >= 0.0, got -1"),
-    (("suites", 0, "n_lanes"), 9, "suites[0].n_lanes: must be <= 5, got 9"),
-    (("suites", 0, "mission_mix"), {"exit": -1.0}, "suites[0].mission_mix.exit: must be >= 0.0"),
+    (
+        ("suites", 1, "traffic_density"),
+        -1,
+        "suites[1].traffic_density: must be a number in [0, 100], got -1",
+    ),
+    (("suites", 0, "n_lanes"), 9, "suites[0].n_lanes: must be an integer in [2, 5], got 9"),
+    (
+        ("suites", 0, "mission_mix"),
+        {"exit": -1.0},
+        "suites[0].mission_mix.exit: must be a number >= 0, got -1.0",
+    ),
     (("suites", 0, "warp_speed"), 3, "suites[0].warp_speed: unknown key"),
     (
         ("suites", 0, "episodes"),
@@ -120,7 +128,7 @@ CASES = [
     ),
     (("suites", 1, "name"), "cruise", "suites[1].name: duplicate name 'cruise' (also suites[0])"),
     (("suites",), [], "suites: must be a non-empty list"),
-    (("sim",), {"traffic_density": -5}, "sim.traffic_density: must be >= 0.0"),
+    (("sim",), {"traffic_density": -5}, "sim.traffic_density: must be a number in [0, 100]"),
     (("rules", 0, "metric"), "foo", "rules[0].metric: must be one of success_rate, collision_rate"),
     (
         ("rules", 0, "kind"),
@@ -212,7 +220,7 @@ def test_all_problems_are_reported_together_before_anything_runs(
     assert all(line.startswith("error: ") for line in err.splitlines())
     for line in (
         "candidates[2].source: file not found: x.zip",
-        "suites[1].traffic_density: must be >= 0.0",
+        "suites[1].traffic_density: must be a number in [0, 100], got -1",
         "rules[0].metric: must be one of success_rate, collision_rate",
     ):
         assert line in err

@@ -73,7 +73,7 @@ def test_bad_config_names_the_field(data: dict, field: str) -> None:
         ({"speed_max_mps": "fast"}, "speed_max_mps"),
     ],
 )
-def test_dataclass_constructor_validates_too(kwargs: dict, field: str) -> None:
+def test_constructor_validates_too(kwargs: dict, field: str) -> None:
     with pytest.raises(ConfigError, match=f"^{field}:"):
         SimParams(**kwargs)
 
@@ -81,6 +81,101 @@ def test_dataclass_constructor_validates_too(kwargs: dict, field: str) -> None:
 def test_replace_validates() -> None:
     with pytest.raises(ConfigError, match="^n_lanes:"):
         DEFAULT_PARAMS.replace(n_lanes=0)
+
+
+@pytest.mark.parametrize(
+    ("data", "line"),
+    [
+        # types: YAML's own type must be right
+        ({"traffic_density": "x"}, "traffic_density: must be a number in [0, 100], got 'x'"),
+        ({"n_lanes": 3.0}, "n_lanes: must be an integer in [2, 5], got 3.0"),
+        ({"mission_changes": "no"}, "mission_changes: must be true or false, got 'no'"),
+        ({"n_vehicles": "20"}, "n_vehicles: must be an integer >= 1 or null, got '20'"),
+        ({"reward": 5}, "reward: must be a mapping, got 5"),
+        ({"mission_mix": {"exit": "most"}}, "mission_mix.exit: must be a number >= 0, got 'most'"),
+        # ranges
+        ({"traffic_density": 150.0}, "traffic_density: must be a number in [0, 100], got 150.0"),
+        ({"substeps": 0}, "substeps: must be an integer in [1, 50], got 0"),
+        ({"lane_width_m": -4.0}, "lane_width_m: must be a positive number, got -4.0"),
+        ({"lane_width_m": math.nan}, "lane_width_m: must be a positive number, got nan"),
+        (
+            {"heavy_vehicle_share": 0.8},
+            "heavy_vehicle_share: must be a number in [0, 0.5], got 0.8",
+        ),
+        ({"traffic_exit_share": -0.1}, "traffic_exit_share: must be a number in [0, 1], got -0.1"),
+        ({"mobil_decision_hz": 0.0}, "mobil_decision_hz: must be a positive number, got 0.0"),
+        (
+            {"ego_drag_coefficient_per_m": -1e-4},
+            "ego_drag_coefficient_per_m: must be a number >= 0, got -0.0001",
+        ),
+        ({"reward": {"collision": -1.0}}, "reward.collision: must be a number >= 0, got -1.0"),
+        ({"reward": {"colision": 1.0}}, "reward.colision: unknown key"),
+        # rules across fields keep their messages and name the field
+        (
+            {"traffic_speed_min_mps": 35.0},
+            "traffic_speed_min_mps: must be <= traffic_speed_max_mps",
+        ),
+        ({"mission_change_min_s": 30.0}, "mission_change_min_s: must be <= mission_change_max_s"),
+        ({"heavy_speed_max_mps": 45.0}, "heavy_speed_max_mps: must be <= speed_max_mps"),
+        (
+            {"lane_width_m": 2.5},
+            "lane_width_m: must be wider than vehicle_width_m and heavy_width_m",
+        ),
+        (
+            {"exit_spacing_min_m": 400.0},
+            "exit_spacing_min_m: must be >= exit_ramp_length_m + traffic_window_ahead_m",
+        ),
+        (
+            {"mission_mix": {"cruise": 0.0, "lane": 0.0, "exit": 0.0}},
+            "mission_mix: at least one mission weight must be > 0",
+        ),
+        (
+            {"n_vehicles": 40},
+            "n_vehicles: 40 conflicts with traffic_density 16 on 3 lanes, which needs 20 vehicles"
+            " (ego included); leave n_vehicles out, it follows from traffic_density",
+        ),
+    ],
+)
+def test_each_mistake_is_one_line_naming_the_field(data: dict, line: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        sim_params_from_dict(data)
+    assert str(caught.value) == line
+    # the same line under the path of the section that holds the params
+    assert str(caught.value.under("env")) == f"env.{line}"
+
+
+def test_every_problem_is_listed_at_once() -> None:
+    with pytest.raises(ConfigError) as caught:
+        sim_params_from_dict({"n_lanes": "3", "reward": {"speed": -1.0}, "bogus": 1})
+    assert [path for path, _ in caught.value.problems] == ["n_lanes", "reward.speed", "bogus"]
+    with pytest.raises(ConfigError) as caught:
+        sim_params_from_dict({"speed_max_mps": 20.0})
+    assert [path for path, _ in caught.value.problems] == [
+        "target_speed_max_mps",
+        "traffic_speed_max_mps",
+        "heavy_speed_max_mps",
+    ]
+
+
+def test_params_are_frozen_and_copies_are_validated_with_fresh_derived_values() -> None:
+    import pickle
+
+    from pydantic import ValidationError
+
+    params = SimParams(traffic_density=20.0)
+    with pytest.raises(ValidationError):
+        params.n_lanes = 4  # type: ignore[misc]
+    assert params.kernel_record[0].n_vehicles == params.vehicle_count
+    wider = params.model_copy(update={"n_lanes": 5})
+    assert wider == params.replace(n_lanes=5)
+    assert wider.vehicle_count > params.vehicle_count
+    assert wider.kernel_record[0].n_lanes == 5
+    with pytest.raises(ConfigError, match="^n_lanes:"):
+        params.model_copy(update={"n_lanes": 9})
+    restored = pickle.loads(pickle.dumps(params))
+    assert restored == params and "kernel_record" not in restored.__dict__
+    assert restored.kernel_record[0].n_vehicles == params.vehicle_count
+    assert hash(restored) == hash(params)
 
 
 def test_good_config_round_trips_and_coerces_ints_to_floats() -> None:
@@ -97,23 +192,23 @@ def test_good_config_round_trips_and_coerces_ints_to_floats() -> None:
 
 
 def test_kernel_record_carries_every_number_by_name() -> None:
-    """The kernels read params from a record generated from the dataclass: every scalar field
-    is there under its own name (nested sections flattened), with the derived values."""
-    import dataclasses
+    """The kernels read params from a record generated from the config class: every scalar
+    field is there under its own name (nested sections flattened), with the derived values."""
+    from pydantic import BaseModel
 
     from car_ai_rl.sim.kernel_params import KERNEL_DTYPE
 
     params = SimParams(n_lanes=4, decision_hz=10.0, episode_duration_s=12.0, traffic_density=20.0)
     rec = params.kernel_record[0]
-    for f in dataclasses.fields(params):
-        value = getattr(params, f.name)
-        if dataclasses.is_dataclass(value):
-            for sub in dataclasses.fields(value):
-                assert rec[f"{f.name}_{sub.name}"] == getattr(value, sub.name)
-        elif f.name == "n_vehicles":
+    for name in SimParams.model_fields:
+        value = getattr(params, name)
+        if isinstance(value, BaseModel):
+            for sub in type(value).model_fields:
+                assert rec[f"{name}_{sub}"] == getattr(value, sub)
+        elif name == "n_vehicles":
             assert rec.n_vehicles == params.vehicle_count
         else:
-            assert rec[f.name] == value, f.name
+            assert rec[name] == value, name
     assert rec.dt_s == pytest.approx(0.1)
     assert rec.max_steps == 120
     assert rec.ring_length_m == params.ring_length_m

@@ -274,7 +274,8 @@ def test_the_time_limit_truncates_at_exactly_max_steps() -> None:
 @SETTINGS
 @given(
     n_lanes=st.integers(2, 5),
-    density=st.floats(0.0, 80.0),
+    # up to the room limit of the fullest case: 3 lanes with half the traffic heavy (78.7)
+    density=st.floats(0.0, 78.0),
     heavy_share=st.sampled_from([0.0, 0.1, 0.5]),
     seed=seeds_st,
 )

@@ -161,7 +161,7 @@ def test_unwritable_log_dir(tmp_path: Path) -> None:
     ("data", "field"),
     [
         ({"ppo": {"n_stepz": 3}}, "ppo.n_stepz: unknown key"),
-        ({"env": {"n_lanes": 9}}, "env.n_lanes: must be <= 5"),
+        ({"env": {"n_lanes": 9}}, "env.n_lanes: must be an integer in [2, 5], got 9"),
         ({"action_mode": "sideways"}, "action_mode: must be one of discrete, continuous"),
         ({"curriculum": {"ramp_fraction": 2.0}}, "curriculum.ramp_fraction"),
     ],

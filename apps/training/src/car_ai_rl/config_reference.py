@@ -13,6 +13,7 @@ from pydantic import BaseModel
 from car_ai_rl.evals.config import EvalFile
 from car_ai_rl.jobs.spec import JobSpec
 from car_ai_rl.schema import reference_markdown
+from car_ai_rl.sim.params import SimParams
 from car_ai_rl.train.config import TrainConfig
 
 DOC_PATH = Path(__file__).resolve().parents[2] / "docs" / "config-reference.md"
@@ -21,6 +22,7 @@ DOCUMENTED: tuple[tuple[str, type[BaseModel]], ...] = (
     ("Training config", TrainConfig),
     ("Evaluation config", EvalFile),
     ("Job spec", JobSpec),
+    ("Simulator parameters", SimParams),
 )
 
 HEADER = """# Config reference
@@ -31,7 +33,9 @@ the right YAML type (`'no'` is not `false`, `'1000'` is not a number), NaN and i
 refused, and each problem is reported on one line naming its full path, e.g.
 `error: ppo.learning_rate: must be a positive number, got 'fast'`, with exit code 2.
 Simulator parameters (`env:` in the training config, `sim:` and suite keys in the evaluation
-config) are the `SimParams` fields listed in the README.
+config, the `car-ai-rl episodes --config` file, `gym.make` keyword arguments) are the
+`SimParams` fields of [Simulator parameters](#simulator-parameters), checked the same way and
+named by their full path (`env.traffic_density`, `sim.n_lanes`, `suites[2].mission_mix.exit`).
 """
 
 

@@ -47,10 +47,14 @@ def load_params_file(path: Path) -> SimParams:
         raise exc.under(prefix) from None
 
 
-def choose_params(policy: Policy, params_file: Path | None) -> tuple[SimParams, str]:
-    """(params, where from): the --config file, else the model's training params, else defaults."""
+def choose_params(
+    policy: Policy, params_file: Path | None, from_file: SimParams | None = None
+) -> tuple[SimParams, str]:
+    """(params, where from): the --config file (``from_file`` when already loaded), else the
+    model's training params, else defaults."""
     if params_file is not None:
-        return load_params_file(params_file), f"config {params_file}"
+        params = from_file if from_file is not None else load_params_file(params_file)
+        return params, f"config {params_file}"
     if policy.sim_params is not None:
         return policy.sim_params, "model"
     return SimParams(), "defaults"
@@ -71,8 +75,9 @@ def generate(
 ) -> dict[str, Any]:
     """Write traces.npz, episodes.csv, summary.json (last) and GIFs; return the summary.
 
-    ``out_dir`` is checked before anything runs: it must be writable, and outputs of another
-    request there are replaced only with ``force``.
+    The inputs (the params file, the policy) are checked first, so that a mistake in them
+    leaves nothing behind; then ``out_dir``, before any episode: it must be writable, and
+    outputs of another request there are replaced only with ``force``.
     """
     request = {
         "policy": policy_source,
@@ -82,9 +87,10 @@ def generate(
         "video": int(video),
         "config": str(params_file) if params_file is not None else None,
     }
-    check_out_dir(out_dir, request, force)
+    from_file = load_params_file(params_file) if params_file is not None else None
     policy = load_policy(policy_source)
-    params, params_source = choose_params(policy, params_file)
+    params, params_source = choose_params(policy, params_file, from_file)
+    check_out_dir(out_dir, request, force)
     seeds = np.arange(n_episodes, dtype=np.int64) + np.int64(seed)
     mode = "on" if supervisor else "off"
     log(

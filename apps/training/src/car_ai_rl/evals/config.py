@@ -1,9 +1,9 @@
 """The evaluation config (``evals/*.yaml``): declared on the config layer, checked up front.
 
-:class:`EvalFile` is the file's schema (``docs/config-reference.md`` is generated from it); every
-problem is reported with its path (``suites[1].traffic_density: must be >= 0.0, got -1.0``),
-all of them at once, with exit code 2. :func:`parse_config` turns a valid file into the
-:class:`EvalConfig` the runner uses. Relative paths (model files, ``output_dir``,
+:class:`EvalFile` is the file's schema (``docs/config-reference.md`` is generated from it);
+every problem is reported with its path (``suites[1].traffic_density: must be a number in
+[0, 100], got -1.0``), all of them at once, with exit code 2. :func:`parse_config` turns a valid
+file into the :class:`EvalConfig` the runner uses. Relative paths (model files, ``output_dir``,
 ``mission_log``) are relative to the working directory.
 """
 
@@ -30,7 +30,7 @@ from car_ai_rl.errors import ConfigError
 from car_ai_rl.evals.fmt import threshold_text
 from car_ai_rl.evals.metrics import METRICS, BootstrapSettings
 from car_ai_rl.schema import ConfigModel, Expects, PathText, parse, read_yaml
-from car_ai_rl.sim.params import SimParams, sim_params_from_dict
+from car_ai_rl.sim.params import SimOverrides, SimParams, sim_params_from_dict
 
 DEFAULT_MISSION_LOG = Path("runs/mission_log.sqlite")
 DEFAULT_OUTPUT_ROOT = Path("runs/evals")
@@ -102,9 +102,11 @@ class CandidateSpec(ConfigModel):
 
 
 class SuiteSpec(ConfigModel):
-    """A scenario set. Any other key is a `SimParams` override on top of `sim` and the defaults,
-    e.g. `n_lanes`, `traffic_density` (vehicles/km/lane), `n_vehicles`,
-    `mission_mix: {cruise, lane, exit}`, `mission_changes`, `episode_duration_s`."""
+    """A scenario set. Any other key is a simulator parameter (a field of
+    [Simulator parameters](#simulator-parameters)) on top of `sim` and the defaults, e.g.
+    `n_lanes`, `traffic_density` (vehicles/km/lane), `mission_mix: {cruise, lane, exit}`,
+    `mission_changes`, `episode_duration_s`; a problem with one is named
+    `suites[i].field`."""
 
     model_config = ConfigDict(extra="allow")
 
@@ -198,9 +200,10 @@ class EvalFile(ConfigModel):
     single candidate, it is the baseline."""
     candidates: list[CandidateSpec] = Field(min_length=1)
     """The policies to compare."""
-    sim: dict[str, Any] = Field(default_factory=dict)
-    """Sim-param overrides shared by every suite (any `SimParams` field). A suite key replaces
-    the same `sim` key as a whole."""
+    sim: SimOverrides = Field(default_factory=dict)
+    """Simulator parameters shared by every suite (any field of
+    [Simulator parameters](#simulator-parameters)). A suite key replaces the same `sim` key as
+    a whole."""
     suites: list[SuiteSpec] = Field(min_length=1)
     """The scenario sets every candidate plays."""
     supervisor: Annotated[Literal["off", "on", "both"], BeforeValidator(_on_off)] = "off"

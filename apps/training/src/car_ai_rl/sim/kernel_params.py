@@ -4,27 +4,27 @@ Every scalar field of :class:`SimParams` becomes a record field of the same name
 sections are flattened as ``section_field``, e.g. ``reward_collision``), plus a few derived
 values. A record crosses into compiled code as a single pointer, so kernels can take the whole
 parameter set at no call cost, and ``p.dt_s`` reads one number. Nothing here is kept in order
-by hand: the layout is derived from the dataclass.
+by hand: the layout is derived from the fields of the config class, in declaration order.
 """
 
 from __future__ import annotations
 
-import dataclasses
 from typing import Any
 
 import numpy as np
+from pydantic import BaseModel
 
 from car_ai_rl.sim.params import DEFAULT_PARAMS, SimParams
 
 
-def _flat_fields(obj: Any, prefix: str = "") -> dict[str, Any]:
+def _flat_fields(obj: BaseModel, prefix: str = "") -> dict[str, Any]:
     out: dict[str, Any] = {}
-    for f in dataclasses.fields(obj):
-        value = getattr(obj, f.name)
-        if dataclasses.is_dataclass(value):
-            out.update(_flat_fields(value, f"{prefix}{f.name}_"))
+    for name in type(obj).model_fields:
+        value = getattr(obj, name)
+        if isinstance(value, BaseModel):
+            out.update(_flat_fields(value, f"{prefix}{name}_"))
         else:
-            out[f"{prefix}{f.name}"] = value
+            out[f"{prefix}{name}"] = value
     return out
 
 

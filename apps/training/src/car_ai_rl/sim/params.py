@@ -1,169 +1,290 @@
-"""Simulator parameters: frozen dataclasses are the source of truth.
+"""Simulator parameters, declared on the shared config layer (``car_ai_rl.schema``).
 
-YAML files and command-line flags only fill these in (see :func:`sim_params_from_dict`);
-unknown keys, wrong types, NaN and out-of-range values raise :class:`ConfigError` naming the field.
+:class:`SimParams` is the one definition of every field: its type, range, default and the
+docstring under it, from which ``docs/config-reference.md`` is generated. The same class is
+the runtime object: frozen, with attribute access and its derived values cached, so the hot
+paths read plain attributes. YAML files and command-line flags only fill it in (see
+:func:`sim_params_from_dict`); unknown keys, wrong types, NaN and out-of-range values raise
+:class:`ConfigError` naming the field (``n_lanes: must be an integer in [2, 5], got 9``).
 The compiled kernels read the same numbers from a record built by ``sim.kernel_params``.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import functools
 import hashlib
 import json
 import math
-import typing
-from dataclasses import dataclass, field
-from typing import Any
+from typing import Annotated, Any
+
+from pydantic import Field, ValidationError, model_validator
 
 from car_ai_rl.errors import ConfigError
+from car_ai_rl.schema import (
+    ConfigModel,
+    Expects,
+    Fraction,
+    NonNegativeFloat,
+    PositiveFloat,
+    PositiveInt,
+    parse,
+    problems_of,
+)
 
 MAX_TRAFFIC_DENSITY = 100.0  # vehicles/km/lane; jam density of 4.8 m cars at 2.5 m is 137
+MAX_HEAVY_VEHICLE_SHARE = 0.5
+MAX_LANE_CHANGE_HEADING_RAD = 0.5
 
 
-@dataclass(frozen=True)
-class MissionMix:
-    """Relative weights of the mission kinds drawn at reset and at mission changes."""
+class MissionMix(ConfigModel):
+    """Relative weights of the mission kinds drawn at reset and at random mission changes (at
+    least one must be > 0). An exit mission is only drawn when the exit is far enough ahead
+    and there is time left to reach it; otherwise the other kinds share its weight."""
 
-    cruise: float = 0.35
-    lane: float = 0.3
-    exit: float = 0.35
+    cruise: NonNegativeFloat = 0.35
+    """Weight of the cruise mission: hold a target speed (or match a slower vehicle close
+    ahead) for `cruise_hold_s`."""
+    lane: NonNegativeFloat = 0.3
+    """Weight of the lane mission: move to a target lane and hold it for `lane_hold_s`."""
+    exit: NonNegativeFloat = 0.35
+    """Weight of the exit mission: leave on the ramp before the end of its diverge zone."""
 
-    def validate(self, path: str) -> None:
-        _check_types(self, f"{path}.")
-        for name in ("cruise", "lane", "exit"):
-            _check_range(f"{path}.{name}", getattr(self, name), lo=0.0)
+    @model_validator(mode="after")
+    def _some_weight(self) -> MissionMix:
         if self.cruise + self.lane + self.exit <= 0:
-            raise ConfigError(path, "at least one mission weight must be > 0")
+            raise ValueError("at least one mission weight must be > 0")
+        return self
 
 
-@dataclass(frozen=True)
-class RewardWeights:
-    """Weights of the named reward terms (see ``car_ai_rl.sim.reward``)."""
+class RewardWeights(ConfigModel):
+    """Weights of the named reward terms (see `car_ai_rl.sim.reward`); the reward is the sum of
+    the terms. Per-step terms are penalties, so ending the episode on the ramp never forfeits
+    reward."""
 
-    speed: float = 0.15
-    progress: float = 0.6
-    mission_success: float = 10.0
-    mission_failure: float = 10.0
-    collision: float = 40.0
-    lane_change: float = 0.05
-    comfort: float = 0.02
-    headway: float = 0.3
+    speed: NonNegativeFloat = 0.15
+    """Per-step penalty for the speed error: weight x min(|speed - target| / 10 m/s, 1)."""
+    progress: NonNegativeFloat = 0.6
+    """Potential-based shaping of lane and exit missions: weight x the lateral progress (in
+    lanes) toward the target lane."""
+    mission_success: NonNegativeFloat = 10.0
+    """One-off bonus when a mission succeeds."""
+    mission_failure: NonNegativeFloat = 10.0
+    """One-off penalty when a mission fails."""
+    collision: NonNegativeFloat = 40.0
+    """One-off penalty for a collision (which ends the episode)."""
+    lane_change: NonNegativeFloat = 0.05
+    """Penalty for each lane change the ego starts."""
+    comfort: NonNegativeFloat = 0.02
+    """Per-step penalty for jerk: weight x min(|jerk| / 50 m/s^3, 1)."""
+    headway: NonNegativeFloat = 0.3
+    """Per-step penalty for following closer than 1 s: weight x (1 - headway / 1 s)."""
 
-    def validate(self, path: str) -> None:
-        _check_types(self, f"{path}.")
-        for f in dataclasses.fields(self):
-            _check_range(f"{path}.{f.name}", getattr(self, f.name), lo=0.0)
 
+class SimParams(ConfigModel):
+    """Everything that defines a scenario distribution of the simulator; units are in the
+    names. Used as `env:` in the training config, `sim:` and suite keys in the evaluation
+    config, `car-ai-rl episodes --config`, and keyword arguments of
+    `gym.make("car_ai_rl/HighwayMission-v0", ...)`; unset fields keep their defaults.
 
-@dataclass(frozen=True)
-class SimParams:
-    """Everything that defines a scenario distribution. Units are in the names.
+    Traffic lives on a periodic road segment around the ego (`traffic_window_behind_m` +
+    `traffic_window_ahead_m` long, stretched slightly so that the vehicle count matches the
+    density exactly): `traffic_density` alone fixes how many vehicles take part, and
+    `n_vehicles` follows from it.
+    Cross-checks: every `*_min_*` is <= its `*_max_*`; lanes are wider than the vehicles;
+    `target_speed_max_mps`, `traffic_speed_max_mps` and `heavy_speed_max_mps` are <=
+    `speed_max_mps`; `exit_spacing_min_m` >= `exit_ramp_length_m` + `traffic_window_ahead_m`;
+    every lane has room for its share of `traffic_density` at `traffic_min_gap_m`; an explicit
+    `n_vehicles` equals the count `traffic_density` needs."""
 
-    Traffic lives on a periodic road segment around the ego (``traffic_window_behind_m`` +
-    ``traffic_window_ahead_m`` long, stretched slightly so that the vehicle count matches the
-    density exactly): ``traffic_density`` alone fixes how many vehicles take part, and
-    ``n_vehicles`` (the buffer size, ego included) follows from it.
-    """
-
-    # road
-    n_lanes: int = 3
-    lane_width_m: float = 4.0
-    exit_distance_min_m: float = 350.0
-    exit_distance_max_m: float = 800.0
-    exit_ramp_length_m: float = 200.0
-    exit_spacing_min_m: float = 1500.0
-    exit_spacing_max_m: float = 3000.0
-    # traffic
-    n_vehicles: int | None = (
-        None  # derived from the density; a different explicit value is an error
-    )
-    traffic_density: float = 16.0  # vehicles per km per lane around the ego
-    traffic_window_behind_m: float = 150.0
-    traffic_window_ahead_m: float = 250.0
-    traffic_speed_min_mps: float = 21.0
-    traffic_speed_max_mps: float = 30.0
-    traffic_headway_min_s: float = 1.0
-    traffic_headway_max_s: float = 2.0
-    traffic_politeness_min: float = 0.0
-    traffic_politeness_max: float = 0.5
-    traffic_accel_max_mps2: float = 1.5
-    traffic_decel_comfort_mps2: float = 2.5
-    traffic_brake_max_mps2: float = 9.0
-    traffic_min_gap_m: float = 2.5
-    mobil_safe_decel_mps2: float = 3.0
-    mobil_threshold_mps2: float = 0.2
-    mobil_keep_right_bias_mps2: float = 0.1
-    mobil_decision_hz: float = 1.0
-    lane_change_cooldown_s: float = 3.0
-    vehicle_length_m: float = 4.8
-    vehicle_width_m: float = 1.9
-    # heavy vehicles: a fixed share of the traffic, never in the leftmost lane of 3+ lanes
-    heavy_vehicle_share: float = 0.1
-    heavy_length_m: float = 12.0
-    heavy_width_m: float = 2.5
-    heavy_speed_min_mps: float = 22.0
-    heavy_speed_max_mps: float = 25.0
-    heavy_accel_max_mps2: float = 0.8
-    # traffic that takes the exit
-    traffic_exit_share: float = 0.15
-    traffic_exit_prepare_m: float = 500.0
-    traffic_exit_speed_mps: float = 20.0
-    # lateral motion of every vehicle during a lane change
-    lateral_accel_max_mps2: float = 1.5
-    lateral_speed_max_mps: float = 2.0
-    lane_change_heading_max_rad: float = 0.12
-    # ego
-    ego_accel_max_mps2: float = 3.0
-    ego_brake_max_mps2: float = 8.0
-    ego_power_to_mass_w_per_kg: float = 75.0
-    ego_drag_coefficient_per_m: float = 0.00026
-    ego_rolling_resistance_mps2: float = 0.1
-    ego_lane_change_cooldown_s: float = 1.0
-    speed_max_mps: float = 40.0
-    # timing
-    decision_hz: float = 5.0
-    substeps: int = 1
-    episode_duration_s: float = 40.0
-    # missions
-    mission_mix: MissionMix = field(default_factory=MissionMix)
+    # ------------------------------------------------------------------------------ road
+    n_lanes: int = Field(3, ge=2, le=5)
+    """Lanes of the highway, numbered from the left (0); the exit ramp leaves the rightmost."""
+    lane_width_m: PositiveFloat = 4.0
+    """Width of every lane (wider than `vehicle_width_m` and `heavy_width_m`)."""
+    exit_distance_min_m: PositiveFloat = 350.0
+    """Nearest start of the first exit's diverge zone ahead of the ego at reset (drawn
+    uniformly per episode up to `exit_distance_max_m`)."""
+    exit_distance_max_m: PositiveFloat = 800.0
+    """Farthest start of the first exit's diverge zone ahead of the ego at reset."""
+    exit_ramp_length_m: PositiveFloat = 200.0
+    """Length of an exit's diverge zone, alongside the rightmost lane, where the ramp can be
+    taken."""
+    exit_spacing_min_m: NonNegativeFloat = 1500.0
+    """Shortest distance from one exit to the next (drawn uniformly up to
+    `exit_spacing_max_m`); the next exit appears once the ego has passed one."""
+    exit_spacing_max_m: NonNegativeFloat = 3000.0
+    """Longest distance from one exit to the next."""
+    # --------------------------------------------------------------------------- traffic
+    n_vehicles: PositiveInt | None = None
+    """Vehicle buffer size, the ego included. It follows from `traffic_density`: leave it
+    out; an explicit value must equal the count the density needs."""
+    traffic_density: float = Field(16.0, ge=0, le=MAX_TRAFFIC_DENSITY)
+    """Traffic around the ego, in vehicles per km per lane; it fixes how many vehicles take
+    part (`0`: no traffic)."""
+    traffic_window_behind_m: PositiveFloat = 150.0
+    """How far behind the ego the periodic traffic segment starts."""
+    traffic_window_ahead_m: PositiveFloat = 250.0
+    """How far ahead of the ego the traffic segment reaches (before it is stretched to match
+    the density)."""
+    traffic_speed_min_mps: PositiveFloat = 21.0
+    """Lowest desired speed of a car, drawn uniformly per vehicle up to
+    `traffic_speed_max_mps`."""
+    traffic_speed_max_mps: PositiveFloat = 30.0
+    """Highest desired speed of a car (at most `speed_max_mps`)."""
+    traffic_headway_min_s: PositiveFloat = 1.0
+    """Shortest IDM time headway of a vehicle, drawn uniformly per vehicle up to
+    `traffic_headway_max_s`."""
+    traffic_headway_max_s: PositiveFloat = 2.0
+    """Longest IDM time headway of a vehicle."""
+    traffic_politeness_min: NonNegativeFloat = 0.0
+    """Lowest MOBIL politeness (weight of the followers' gains in a lane-change decision),
+    drawn uniformly per vehicle up to `traffic_politeness_max`."""
+    traffic_politeness_max: NonNegativeFloat = 0.5
+    """Highest MOBIL politeness."""
+    traffic_accel_max_mps2: PositiveFloat = 1.5
+    """IDM maximum acceleration of a car."""
+    traffic_decel_comfort_mps2: PositiveFloat = 2.5
+    """IDM comfortable deceleration of every traffic vehicle."""
+    traffic_brake_max_mps2: PositiveFloat = 9.0
+    """Hardest braking of a traffic vehicle; the supervisor assumes leaders can brake this
+    hard."""
+    traffic_min_gap_m: PositiveFloat = 2.5
+    """IDM minimum bumper-to-bumper gap at a standstill; also the smallest gap a lane change
+    may enter."""
+    mobil_safe_decel_mps2: NonNegativeFloat = 3.0
+    """MOBIL safety: no lane change that makes the vehicle or its new follower brake harder
+    than this."""
+    mobil_threshold_mps2: NonNegativeFloat = 0.2
+    """MOBIL incentive: the acceleration gain a lane change must beat."""
+    mobil_keep_right_bias_mps2: NonNegativeFloat = 0.1
+    """MOBIL bias toward the right lane, added to the gain of moving right (subtracted from
+    moving left)."""
+    mobil_decision_hz: PositiveFloat = 1.0
+    """Lane-change decisions per second of each traffic vehicle (staggered by vehicle)."""
+    lane_change_cooldown_s: NonNegativeFloat = 3.0
+    """Time a traffic vehicle waits after a lane change before it may start another."""
+    vehicle_length_m: PositiveFloat = 4.8
+    """Length of a car (the ego included)."""
+    vehicle_width_m: PositiveFloat = 1.9
+    """Width of a car (the ego included)."""
+    heavy_vehicle_share: float = Field(0.1, ge=0, le=MAX_HEAVY_VEHICLE_SHARE)
+    """Share of the traffic that is heavy vehicles (trucks), which never use the leftmost lane
+    of a road with three or more lanes."""
+    heavy_length_m: PositiveFloat = 12.0
+    """Length of a heavy vehicle."""
+    heavy_width_m: PositiveFloat = 2.5
+    """Width of a heavy vehicle."""
+    heavy_speed_min_mps: PositiveFloat = 22.0
+    """Lowest desired speed of a heavy vehicle, drawn uniformly per vehicle up to
+    `heavy_speed_max_mps`."""
+    heavy_speed_max_mps: PositiveFloat = 25.0
+    """Highest desired speed of a heavy vehicle (at most `speed_max_mps`)."""
+    heavy_accel_max_mps2: PositiveFloat = 0.8
+    """IDM maximum acceleration of a heavy vehicle."""
+    traffic_exit_share: Fraction = 0.15
+    """Share of the traffic that means to take the next exit (drawn per vehicle and exit)."""
+    traffic_exit_prepare_m: PositiveFloat = 500.0
+    """Distance before the diverge zone from which traffic bound for the exit moves right and
+    no longer moves left, and slows to `traffic_exit_speed_mps` in the rightmost lane."""
+    traffic_exit_speed_mps: PositiveFloat = 20.0
+    """Speed traffic bound for the exit slows to near and on the ramp."""
+    lateral_accel_max_mps2: PositiveFloat = 1.5
+    """Largest lateral acceleration during a lane change (every vehicle, the ego included)."""
+    lateral_speed_max_mps: PositiveFloat = 2.0
+    """Largest lateral speed during a lane change."""
+    lane_change_heading_max_rad: float = Field(0.12, gt=0, le=MAX_LANE_CHANGE_HEADING_RAD)
+    """Largest heading angle during a lane change: the lateral speed is at most
+    speed x tan(this), so a slow vehicle changes lanes slowly and a stopped one not at all."""
+    # ------------------------------------------------------------------------------- ego
+    ego_accel_max_mps2: PositiveFloat = 3.0
+    """Acceleration at full throttle, as grip allows (power limits it at speed)."""
+    ego_brake_max_mps2: PositiveFloat = 8.0
+    """Deceleration at full brake."""
+    ego_power_to_mass_w_per_kg: PositiveFloat = 75.0
+    """Engine power per kg: full throttle gives at most this / speed of acceleration."""
+    ego_drag_coefficient_per_m: NonNegativeFloat = 0.00026
+    """Aerodynamic drag: a deceleration of this x speed^2."""
+    ego_rolling_resistance_mps2: NonNegativeFloat = 0.1
+    """Deceleration from rolling resistance while moving."""
+    ego_lane_change_cooldown_s: NonNegativeFloat = 1.0
+    """Time the ego waits after a lane change before it may start another."""
+    speed_max_mps: PositiveFloat = 40.0
+    """Top speed of every vehicle, the ego included."""
+    # ---------------------------------------------------------------------------- timing
+    decision_hz: PositiveFloat = 5.0
+    """Decisions (env steps) per second."""
+    substeps: int = Field(1, ge=1, le=50)
+    """Integration steps per decision step."""
+    episode_duration_s: PositiveFloat = 40.0
+    """Time limit of an episode; reaching it truncates the episode, and a pending mission
+    fails."""
+    # -------------------------------------------------------------------------- missions
+    mission_mix: MissionMix = MissionMix()
+    """Weights of the mission kinds."""
     mission_changes: bool = True
-    mission_change_min_s: float = 10.0
-    mission_change_max_s: float = 25.0
-    target_speed_min_mps: float = 20.0
-    target_speed_max_mps: float = 32.0
-    cruise_tolerance_mps: float = 2.0
-    cruise_hold_s: float = 2.0
-    lane_hold_s: float = 1.0
-    mission_deadline_s: float = 20.0
-    exit_mission_min_lead_m: float = 300.0
-    # reward
-    reward: RewardWeights = field(default_factory=RewardWeights)
+    """Change the mission at random times during the episode (only to missions that can
+    resolve before the time limit)."""
+    mission_change_min_s: PositiveFloat = 10.0
+    """Shortest time between random mission changes (drawn uniformly up to
+    `mission_change_max_s`)."""
+    mission_change_max_s: PositiveFloat = 25.0
+    """Longest time between random mission changes."""
+    target_speed_min_mps: PositiveFloat = 20.0
+    """Lowest target speed of a mission, drawn uniformly up to `target_speed_max_mps`."""
+    target_speed_max_mps: PositiveFloat = 32.0
+    """Highest target speed of a mission (at most `speed_max_mps`)."""
+    cruise_tolerance_mps: PositiveFloat = 2.0
+    """A cruise mission's speed counts as held within this of the target."""
+    cruise_hold_s: PositiveFloat = 2.0
+    """Time in a row the speed must be held for a cruise mission to succeed."""
+    lane_hold_s: PositiveFloat = 1.0
+    """Time the target lane must be held, after the lane change, for a lane mission to
+    succeed."""
+    mission_deadline_s: PositiveFloat = 20.0
+    """Time a cruise or lane mission has to succeed before it fails."""
+    exit_mission_min_lead_m: PositiveFloat = 300.0
+    """An exit mission is only issued when the diverge zone is at least this far ahead."""
+    # ---------------------------------------------------------------------------- reward
+    reward: RewardWeights = RewardWeights()
+    """Weights of the reward terms."""
 
-    def __post_init__(self) -> None:
-        self.validate()
+    def __init__(self, /, **data: Any) -> None:
+        """``SimParams(n_lanes=4)`` is checked as a file is: a bad value raises
+        :class:`ConfigError` naming the field, not pydantic's ``ValidationError``."""
+        try:
+            super().__init__(**data)
+        except ValidationError as exc:
+            raise ConfigError.of(problems_of(exc, type(self))) from None
+
+    @model_validator(mode="after")
+    def _fits_together(self) -> SimParams:
+        problems = _cross_field_problems(self)
+        if problems:
+            raise ConfigError.of(problems)
+        return self
 
     # ------------------------------------------------------------------ derived values
-    @property
+    # Cached on the instance (the model is frozen): hot paths read them as plain attributes.
+    @functools.cached_property
     def dt_s(self) -> float:
         """Seconds per decision step."""
         return 1.0 / self.decision_hz
 
-    @property
+    @functools.cached_property
     def max_steps(self) -> int:
         return int(round(self.episode_duration_s * self.decision_hz))
 
-    @property
+    @functools.cached_property
     def window_m(self) -> float:
         """Length of the traffic window around the ego."""
         return self.traffic_window_behind_m + self.traffic_window_ahead_m
 
-    @property
+    @functools.cached_property
     def vehicle_count(self) -> int:
         """Vehicles on the road segment, the ego included: enough for the density."""
         return vehicle_count(self.traffic_density, self.window_m, self.n_lanes)
 
-    @property
+    @functools.cached_property
     def ring_length_m(self) -> float:
         """Length of the periodic road segment: ``vehicle_count`` vehicles at exactly
         ``traffic_density`` (at least the window, when there is no traffic)."""
@@ -172,71 +293,9 @@ class SimParams:
             return self.window_m
         return 1000.0 * n / (self.traffic_density * self.n_lanes)
 
-    @property
+    @functools.cached_property
     def heavy_vehicle_count(self) -> int:
         return int(round(self.heavy_vehicle_share * (self.vehicle_count - 1)))
-
-    def validate(self) -> None:
-        _check_types(self, "")
-        _check_range("n_lanes", self.n_lanes, lo=2, hi=5)
-        _check_range("substeps", self.substeps, lo=1, hi=50)
-        _check_range("traffic_density", self.traffic_density, lo=0.0, hi=MAX_TRAFFIC_DENSITY)
-        _check_range("heavy_vehicle_share", self.heavy_vehicle_share, lo=0.0, hi=0.5)
-        _check_range("traffic_exit_share", self.traffic_exit_share, lo=0.0, hi=1.0)
-        _check_range("lane_change_heading_max_rad", self.lane_change_heading_max_rad, hi=0.5)
-        zero_ok = ("traffic_politeness", "mobil_", "exit_spacing", "heavy_vehicle_share")
-        zero_ok += ("traffic_exit_share", "traffic_density", "ego_drag", "ego_rolling")
-        zero_ok += ("lane_change_cooldown_s", "ego_lane_change_cooldown_s")
-        for f in dataclasses.fields(self):
-            value = getattr(self, f.name)
-            if isinstance(value, float):
-                _check_range(f.name, value, lo=0.0, strict=not f.name.startswith(zero_ok))
-        _check_order("traffic_speed_min_mps", "traffic_speed_max_mps", self)
-        _check_order("heavy_speed_min_mps", "heavy_speed_max_mps", self)
-        _check_order("traffic_headway_min_s", "traffic_headway_max_s", self)
-        _check_order("traffic_politeness_min", "traffic_politeness_max", self)
-        _check_order("exit_distance_min_m", "exit_distance_max_m", self)
-        _check_order("exit_spacing_min_m", "exit_spacing_max_m", self)
-        _check_order("mission_change_min_s", "mission_change_max_s", self)
-        _check_order("target_speed_min_mps", "target_speed_max_mps", self)
-        if self.lane_width_m <= max(self.vehicle_width_m, self.heavy_width_m):
-            raise ConfigError(
-                "lane_width_m", "must be wider than vehicle_width_m and heavy_width_m"
-            )
-        for name in ("target_speed_max_mps", "traffic_speed_max_mps", "heavy_speed_max_mps"):
-            if getattr(self, name) > self.speed_max_mps:
-                raise ConfigError(name, "must be <= speed_max_mps")
-        if self.exit_spacing_min_m < self.exit_ramp_length_m + self.traffic_window_ahead_m:
-            raise ConfigError(
-                "exit_spacing_min_m", "must be >= exit_ramp_length_m + traffic_window_ahead_m"
-            )
-        self._check_room()
-        needed = self.vehicle_count
-        if self.n_vehicles is not None:
-            _check_range("n_vehicles", self.n_vehicles, lo=1)
-            if self.n_vehicles != needed:
-                raise ConfigError(
-                    "n_vehicles",
-                    f"{self.n_vehicles} conflicts with traffic_density {self.traffic_density:g}"
-                    f" on {self.n_lanes} lanes, which needs {needed} vehicles (ego included);"
-                    " leave n_vehicles out, it follows from traffic_density",
-                )
-        self.mission_mix.validate("mission_mix")
-        self.reward.validate("reward")
-
-    def _check_room(self) -> None:
-        """Every lane must hold its share of vehicles, heavy ones included, at the minimum gap."""
-        heavy_lanes = self.n_lanes - 1 if self.n_lanes >= 3 else self.n_lanes
-        heavy_fraction = min(1.0, self.heavy_vehicle_share * self.n_lanes / heavy_lanes)
-        length = heavy_fraction * self.heavy_length_m + (1 - heavy_fraction) * self.vehicle_length_m
-        most = 1000.0 / (length + self.traffic_min_gap_m)
-        if self.traffic_density > most:
-            raise ConfigError(
-                "traffic_density",
-                f"{self.traffic_density:g} vehicles/km/lane do not fit: with "
-                f"heavy_vehicle_share {self.heavy_vehicle_share:g} a lane holds at most "
-                f"{most:.0f} (vehicles {length:.1f} m long on average, traffic_min_gap_m apart)",
-            )
 
     @functools.cached_property
     def kernel_record(self):
@@ -245,8 +304,10 @@ class SimParams:
 
         return kernel_record(self)
 
+    # ---------------------------------------------------------------------- conversions
     def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
+        """Plain data: every field, nested sections as mappings."""
+        return self.model_dump(mode="json")
 
     def digest(self) -> str:
         """A short stable hash of the parameters, for model metadata and logs."""
@@ -254,10 +315,24 @@ class SimParams:
         return hashlib.sha256(text.encode()).hexdigest()[:16]
 
     def replace(self, **changes: Any) -> SimParams:
+        """A validated copy with ``changes``; ``n_vehicles`` keeps following the density unless
+        it is among them."""
         base = self.to_dict()
         if "n_vehicles" not in changes:
-            base["n_vehicles"] = None  # keep following the density
+            base["n_vehicles"] = None
         return sim_params_from_dict({**base, **changes})
+
+    def model_copy(self, *, update: dict[str, Any] | None = None, deep: bool = False) -> SimParams:
+        """Like :meth:`replace`: pydantic's own copy would skip validation and keep the cached
+        derived values of the original."""
+        return sim_params_from_dict({**self.to_dict(), **(update or {})})
+
+    def __getstate__(self) -> dict[Any, Any]:
+        """Pickle the fields only; the derived values are recomputed on use."""
+        state = super().__getstate__()
+        fields = type(self).model_fields
+        state["__dict__"] = {k: v for k, v in state["__dict__"].items() if k in fields}
+        return state
 
 
 def vehicle_count(density_per_km_lane: float, window_m: float, n_lanes: int) -> int:
@@ -266,85 +341,79 @@ def vehicle_count(density_per_km_lane: float, window_m: float, n_lanes: int) -> 
     return max(1, math.ceil(wanted - 1e-9))
 
 
-# ---------------------------------------------------------------------- validation helpers
-def _check_range(
-    name: str, value: float, lo: float | None = None, hi: float | None = None, strict: bool = False
-) -> None:
-    if isinstance(value, float) and not math.isfinite(value):
-        raise ConfigError(name, f"must be a finite number, got {value}")
-    if lo is not None and (value <= lo if strict else value < lo):
-        raise ConfigError(name, f"must be {'>' if strict else '>='} {lo}, got {value}")
-    if hi is not None and value > hi:
-        raise ConfigError(name, f"must be <= {hi}, got {value}")
+# ------------------------------------------------------------------------ cross-field rules
+_ORDERED = (
+    ("traffic_speed_min_mps", "traffic_speed_max_mps"),
+    ("heavy_speed_min_mps", "heavy_speed_max_mps"),
+    ("traffic_headway_min_s", "traffic_headway_max_s"),
+    ("traffic_politeness_min", "traffic_politeness_max"),
+    ("exit_distance_min_m", "exit_distance_max_m"),
+    ("exit_spacing_min_m", "exit_spacing_max_m"),
+    ("mission_change_min_s", "mission_change_max_s"),
+    ("target_speed_min_mps", "target_speed_max_mps"),
+)
+_CAPPED_BY_SPEED_MAX = ("target_speed_max_mps", "traffic_speed_max_mps", "heavy_speed_max_mps")
 
 
-def _check_order(lo_name: str, hi_name: str, params: SimParams) -> None:
-    if getattr(params, lo_name) > getattr(params, hi_name):
-        raise ConfigError(lo_name, f"must be <= {hi_name}")
+def _cross_field_problems(p: SimParams) -> list[tuple[str, str]]:
+    """Every rule that spans fields, as ``(field, problem)``; the fields are valid alone."""
+    problems = [(lo, f"must be <= {hi}") for lo, hi in _ORDERED if getattr(p, lo) > getattr(p, hi)]
+    if p.lane_width_m <= max(p.vehicle_width_m, p.heavy_width_m):
+        problems.append(("lane_width_m", "must be wider than vehicle_width_m and heavy_width_m"))
+    problems += [
+        (name, "must be <= speed_max_mps")
+        for name in _CAPPED_BY_SPEED_MAX
+        if getattr(p, name) > p.speed_max_mps
+    ]
+    if p.exit_spacing_min_m < p.exit_ramp_length_m + p.traffic_window_ahead_m:
+        problems.append(
+            ("exit_spacing_min_m", "must be >= exit_ramp_length_m + traffic_window_ahead_m")
+        )
+    problems += _room_problems(p)
+    needed = vehicle_count(p.traffic_density, p.window_m, p.n_lanes)
+    if p.n_vehicles is not None and p.n_vehicles != needed:
+        problems.append(
+            (
+                "n_vehicles",
+                f"{p.n_vehicles} conflicts with traffic_density {p.traffic_density:g}"
+                f" on {p.n_lanes} lanes, which needs {needed} vehicles (ego included);"
+                " leave n_vehicles out, it follows from traffic_density",
+            )
+        )
+    return problems
 
 
-def _check_types(obj: Any, prefix: str) -> None:
-    hints = typing.get_type_hints(type(obj))
-    for f in dataclasses.fields(obj):
-        value = getattr(obj, f.name)
-        expected = hints[f.name]
-        path = f"{prefix}{f.name}"
-        optional = typing.get_origin(expected) in (typing.Union, type(int | None)) and type(
-            None
-        ) in typing.get_args(expected)
-        if optional:
-            if value is None:
-                continue
-            expected = next(a for a in typing.get_args(expected) if a is not type(None))
-        if expected is bool:
-            ok = isinstance(value, bool)
-        elif expected is int:
-            ok = isinstance(value, int) and not isinstance(value, bool)
-        elif expected is float:
-            ok = isinstance(value, int | float) and not isinstance(value, bool)
-            if ok and isinstance(value, int):
-                object.__setattr__(obj, f.name, float(value))
-        else:
-            ok = isinstance(value, expected)
-        if not ok:
-            name = getattr(expected, "__name__", str(expected))
-            raise ConfigError(path, f"must be {name}, got {type(value).__name__} {value!r}")
+def _room_problems(p: SimParams) -> list[tuple[str, str]]:
+    """Every lane must hold its share of vehicles, heavy ones included, at the minimum gap."""
+    heavy_lanes = p.n_lanes - 1 if p.n_lanes >= 3 else p.n_lanes
+    heavy_fraction = min(1.0, p.heavy_vehicle_share * p.n_lanes / heavy_lanes)
+    length = heavy_fraction * p.heavy_length_m + (1 - heavy_fraction) * p.vehicle_length_m
+    most = 1000.0 / (length + p.traffic_min_gap_m)
+    if p.traffic_density <= most:
+        return []
+    return [
+        (
+            "traffic_density",
+            f"{p.traffic_density:g} vehicles/km/lane do not fit: with "
+            f"heavy_vehicle_share {p.heavy_vehicle_share:g} a lane holds at most "
+            f"{most:.0f} (vehicles {length:.1f} m long on average, traffic_min_gap_m apart)",
+        )
+    ]
 
 
-def _from_dict(cls: type, data: Any, path: str) -> Any:
-    if isinstance(data, cls):
+# ---------------------------------------------------------------------------- loading
+SimOverrides = Annotated[dict[str, Any], Expects("a mapping of simulator parameters")]
+"""A config section holding some :class:`SimParams` fields (``env:``, ``sim:``): validated
+with :func:`sim_params_from_dict` by the class that declares it, kept as written so that a
+config follows later changes of the defaults it does not set."""
+
+
+def sim_params_from_dict(data: Any) -> SimParams:
+    """Build :class:`SimParams` from plain data (what YAML gives; None is ``{}``), naming the
+    field of every mistake."""
+    if isinstance(data, SimParams):
         return data
-    if not isinstance(data, dict):
-        raise ConfigError(path or cls.__name__, f"must be a mapping, got {type(data).__name__}")
-    hints = typing.get_type_hints(cls)
-    names = {f.name for f in dataclasses.fields(cls)}
-    kwargs: dict[str, Any] = {}
-    for key, value in data.items():
-        key_path = f"{path}.{key}" if path else str(key)
-        if key not in names:
-            raise ConfigError(key_path, "unknown key")
-        expected = hints[key]
-        if dataclasses.is_dataclass(expected):
-            kwargs[key] = _from_dict(expected, value, key_path)
-        else:
-            kwargs[key] = value
-    try:
-        obj = cls(**kwargs)
-    except ConfigError as exc:
-        if path and not exc.field.startswith(path):
-            raise ConfigError(f"{path}.{exc.field}", exc.problem) from None
-        raise
-    return obj
-
-
-def dataclass_from_dict(cls: type, data: Any, path: str = "") -> Any:
-    """Build any (nested) config dataclass from plain data; errors name the field's path."""
-    return _from_dict(cls, data, path)
-
-
-def sim_params_from_dict(data: dict[str, Any] | None) -> SimParams:
-    """Build :class:`SimParams` from plain data, naming the field of any mistake."""
-    return _from_dict(SimParams, data or {}, "")
+    return parse(SimParams, {} if data is None else data)
 
 
 DEFAULT_PARAMS = SimParams()

@@ -27,7 +27,7 @@ from car_ai_rl.schema import (
     parse,
     read_yaml,
 )
-from car_ai_rl.sim.params import MAX_TRAFFIC_DENSITY, SimParams, sim_params_from_dict
+from car_ai_rl.sim.params import MAX_TRAFFIC_DENSITY, SimOverrides, SimParams, sim_params_from_dict
 
 ALGOS = ("ppo", "dqn")
 MAX_DENSITY = MAX_TRAFFIC_DENSITY  # vehicles/km/lane: the curriculum starts within SimParams
@@ -169,9 +169,10 @@ class TrainConfig(ConfigModel):
     """The curriculum."""
     kickstart: Kickstart = Kickstart()
     """The kickstart (imitation pre-training)."""
-    env: dict[str, Any] = Field(default_factory=dict)
-    """Sim params (`SimParams` fields, e.g. `traffic_density: 20.0`) the training and
-    evaluation envs run on; unset fields keep their defaults."""
+    env: SimOverrides = Field(default_factory=dict)
+    """Simulator parameters the training and evaluation envs run on (any field of
+    [Simulator parameters](#simulator-parameters), e.g. `traffic_density: 20.0`); unset
+    fields keep their defaults."""
 
     @field_validator("env")
     @classmethod
