@@ -66,3 +66,42 @@ def test_kickstart_imitates_the_heuristic(action_mode: str) -> None:
         assert stats["agreement"] > 0.3  # the exact action of 21 (chance: about 0.05)
     else:
         assert torch.allclose(model.policy.log_std, torch.full_like(model.policy.log_std, -1.0))
+
+
+def test_supervised_kickstart_labels_are_allowed_actions() -> None:
+    from car_ai_rl.sim.observation import allowed_actions
+    from car_ai_rl.train.pretrain import Teacher
+
+    data = drive(
+        None,
+        SimParams(),
+        "discrete",
+        16,
+        80,
+        seed=5,
+        gamma=0.99,
+        teacher=Teacher("heuristic", True),
+        masked=True,
+    )
+    allowed = allowed_actions(data.obs)
+    assert allowed[np.arange(len(data.obs)), data.labels].all()
+    assert (allowed.sum(axis=1) < 21).any(), "no state restricted anything"
+
+
+def test_dqfd_kickstart_makes_the_teacher_greedy_for_a_masked_dqn() -> None:
+    from car_ai_rl.sim.observation import allowed_actions
+    from car_ai_rl.train.masked_dqn import MaskedDQN
+    from car_ai_rl.train.pretrain import policy_greedy
+
+    env = HighwayMissionVecEnv(2, "discrete", True, seed=0)
+    model = MaskedDQN("MlpPolicy", env, seed=0, device="cpu", policy_kwargs={"net_arch": [64, 64]})
+    held_out = drive(None, SimParams(), "discrete", 16, 100, seed=999, gamma=0.99)
+    before = (policy_greedy(model, held_out.obs, True) == held_out.labels).mean()
+    settings = Kickstart(rounds=2, envs=32, steps_per_round=100, batch_size=256, learning_rate=1e-3)
+    stats = kickstart(model, SimParams(), "discrete", settings, supervised=True, epochs=8)
+    greedy = policy_greedy(model, held_out.obs, True)
+    assert allowed_actions(held_out.obs)[np.arange(len(greedy)), greedy].all()
+    assert (greedy == held_out.labels).mean() > max(before + 0.2, 0.4), (before, stats)
+    # the target network starts equal to the pre-trained one
+    for a, b in zip(model.q_net.parameters(), model.q_net_target.parameters(), strict=True):
+        assert torch.equal(a, b)

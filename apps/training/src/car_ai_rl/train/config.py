@@ -129,12 +129,16 @@ class Kickstart(ConfigModel):
     """Envs driven together in each round."""
     steps_per_round: PositiveInt = 400
     """Decision steps driven per round."""
-    epochs: PositiveInt = 4
-    """Passes over the collected states after each round."""
+    epochs: PositiveInt | None = None
+    """Passes over the collected states after each round (unset: 4 for PPO, 8 for DQN, whose
+    large-margin loss converges more slowly)."""
     batch_size: PositiveInt = 2048
     """Minibatch size of the supervised updates."""
     learning_rate: PositiveFloat = 1e-3
     """Adam step size of the supervised updates."""
+
+
+KICKSTART_EPOCHS = {"ppo": 4, "dqn": 8}
 
 
 class TrainConfig(ConfigModel):
@@ -188,6 +192,11 @@ class TrainConfig(ConfigModel):
 
     def sim_params(self) -> SimParams:
         return sim_params_from_dict(self.env)
+
+    @property
+    def kickstart_epochs(self) -> int:
+        """The kickstart's epochs, with the algorithm's default when unset."""
+        return self.kickstart.epochs or KICKSTART_EPOCHS[self.algo]
 
     @property
     def masked(self) -> bool:

@@ -39,6 +39,7 @@ from car_ai_rl.sim.state import SimState
 
 PRETRAIN_SEED = 20_000_000
 DQFD_MARGIN = 0.8  # how far the greedy Q must prefer the teacher's action (DQfD's l(a_E, a))
+DQFD_VALUE_WEIGHT = 0.05  # the returns' spread would otherwise drown the margin loss
 
 
 @dataclass
@@ -179,7 +180,7 @@ def _dqfd_loss(
     teacher_q = q.gather(1, labels[:, None]).squeeze(1)
     margin_loss = ((q + margin).max(dim=1).values - teacher_q).mean()
     stats = {"margin_loss": margin_loss.item(), "value_loss": value_loss.item()}
-    return margin_loss + 0.5 * value_loss, stats
+    return margin_loss + DQFD_VALUE_WEIGHT * value_loss, stats
 
 
 def fit(
@@ -249,9 +250,11 @@ def kickstart(
     settings: Any,
     supervised: bool = False,
     stop_requested: Callable[[], bool] = lambda: False,
+    epochs: int | None = None,
 ) -> dict[str, float]:
     """Rounds of drive-label-fit (``settings``: a ``train.config.Kickstart``); returns the last
-    round's statistics. Between rounds it stops early when ``stop_requested()`` says so."""
+    round's statistics. Between rounds it stops early when ``stop_requested()`` says so.
+    ``epochs`` overrides ``settings.epochs`` (else 4 when that is unset)."""
     k = settings
     masked = supervised and action_mode == "discrete"
     teacher = Teacher(getattr(k, "teacher", "heuristic"), supervised)
@@ -281,7 +284,8 @@ def kickstart(
                 for f in fields(Demonstrations)
             )
         )
-        stats = fit(model, merged, action_mode, k.epochs, k.batch_size, k.learning_rate, masked)
+        n_epochs = epochs or k.epochs or 4
+        stats = fit(model, merged, action_mode, n_epochs, k.batch_size, k.learning_rate, masked)
         print(
             f"kickstart round {r + 1}/{k.rounds} ({teacher.kind} teacher"
             f"{', supervised' if teacher.supervised else ''}): {len(merged.obs)} states, "

@@ -124,6 +124,7 @@ def _new_model(
             k,
             supervised=config.supervisor,
             stop_requested=lambda: stop.requested,
+            epochs=config.kickstart_epochs,
         )
     return model
 
