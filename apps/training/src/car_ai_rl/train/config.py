@@ -43,8 +43,9 @@ class PPOHyper(ConfigModel):
     """Minibatch size of the updates."""
     n_epochs: PositiveInt = 4
     """Passes over each rollout."""
-    learning_rate: PositiveFloat = 3e-4
-    """Adam step size at the start of training."""
+    learning_rate: PositiveFloat = 1e-4
+    """Adam step size at the start of training (small: PPO fine-tunes the kickstarted policy,
+    and 3e-4 drifted away from it, losing missions)."""
     lr_schedule: Literal["linear", "constant"] = "linear"
     """`linear` decays the learning rate to 0 over training; `constant` keeps it."""
     gamma: Fraction = 0.99
@@ -122,8 +123,10 @@ class Kickstart(ConfigModel):
     """Run the kickstart before PPO or DQN."""
     teacher: Literal["heuristic", "oracle"] = "heuristic"
     """`heuristic` (the hand-written driver, with its gap-seeking) or `oracle` (the planner
-    that tries the heuristic's variations in the simulator itself; slower, drives better)."""
-    rounds: PositiveInt = 4
+    that tries the heuristic's variations in the simulator itself: it drives better, but its
+    choices depend on where the traffic will be, which a policy cannot see, so it imitates
+    worse)."""
+    rounds: PositiveInt = 6
     """Drive-label-fit rounds; the first drives with the teacher, later ones with the policy."""
     envs: int = Field(256, ge=1, le=100_000)
     """Envs driven together in each round."""
