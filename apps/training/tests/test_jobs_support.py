@@ -16,6 +16,7 @@ from car_ai_rl.cli import run
 from car_ai_rl.jobs.record import JobRecord
 from car_ai_rl.jobs.service import refresh
 from car_ai_rl.jobs.store import JobStore
+from car_ai_rl.policies.sb3_model import load_sb3
 
 TRAINING_DIR = Path(__file__).resolve().parents[1]
 
@@ -134,11 +135,10 @@ def free_port() -> int:
 def check_trained_artifacts(out_dir: Path, tmp_path: Path) -> None:
     """The final model loads with SB3 and exports to ONNX with scripts/export_onnx.py."""
     import onnxruntime
-    from stable_baselines3 import PPO
 
     final = out_dir / "ppo-highway-final.zip"
     assert final.is_file(), sorted(p.name for p in out_dir.rglob("*"))
-    model = PPO.load(final, device="cpu")
+    model = load_sb3(final)[0]
     onnx_path = tmp_path / "ppo-highway-final.onnx"
     export = subprocess.run(
         [sys.executable, "scripts/export_onnx.py", str(final), str(onnx_path)],

@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 import torch
 import yaml
-from stable_baselines3 import DQN, PPO
+
+from car_ai_rl.policies.sb3_model import load_sb3
 
 APP = Path(__file__).resolve().parents[1]
 CONFIG = {
@@ -46,7 +47,7 @@ def train_once(tmp_path: Path, algo: str, name: str, steps: int = 3072, seed: in
 
 
 def parameters(path: Path, algo: str) -> dict[str, torch.Tensor]:
-    model = (PPO if algo == "ppo" else DQN).load(path, device="cpu")
+    model = load_sb3(path)[0]
     return {k: v.clone() for k, v in model.policy.state_dict().items()}
 
 

@@ -11,9 +11,9 @@ import sys
 from pathlib import Path
 
 import pytest
-from stable_baselines3 import DQN, PPO
 
 from car_ai_rl.errors import UserError
+from car_ai_rl.policies.sb3_model import load_sb3
 from car_ai_rl.train.checkpoints import BUFFER_RE, checkpoints_newest_first, replay_buffer_path
 from car_ai_rl.train.config import build_config
 from car_ai_rl.train.runner import train
@@ -85,7 +85,7 @@ def test_resume_takes_this_algorithms_newest_readable_checkpoint(
     err = capsys.readouterr().err
     assert f"warning: skipping {newest}: not a readable zip" in err
     assert f"resuming from {checkpoints / 'ppo_512_steps.zip'} at 512 steps" in err
-    assert PPO.load(final, device="cpu").num_timesteps == 1024
+    assert load_sb3(final)[0].num_timesteps == 1024
     assert (checkpoints / "dqn_99999_steps.zip").read_bytes() == b"another algorithm's file"
 
 
@@ -129,7 +129,7 @@ def test_dqn_keeps_the_newest_buffers_and_resumes_past_a_damaged_one(
     final = train(config(algo="dqn", dqn={"replay_buffers_kept": 2}), 1280, 2, log_dir, True, False)
     err = capsys.readouterr().err
     assert f"warning: cannot read {buffer}" in err and "refills" in err
-    model = DQN.load(final, device="cpu")
+    model = load_sb3(final)[0]
     assert model.num_timesteps == 1280
     assert model.learning_starts == 1024 + 64  # learning waits for a refilled buffer
     buffers = sorted(p.name for p in (log_dir / "checkpoints").iterdir() if BUFFER_RE.match(p.name))
