@@ -44,69 +44,44 @@ def _train(name: str, root: Path) -> Path:
 
     torch.set_num_threads(1)
     small = {"net_arch": [32, 32]}
-    if name == "ppo_masked":  # as training runs by default: masked, under the supervisor
-        from sb3_contrib import MaskablePPO
-
-        env = HighwayMissionVecEnv(n_envs=2, action_mode="discrete", safety_supervisor=True, seed=3)
-        model = MaskablePPO(
-            "MlpPolicy",
-            env,
-            n_steps=256,
-            batch_size=128,
-            n_epochs=2,
-            seed=3,
-            device="cpu",
-            policy_kwargs=small,
-        )
-        model.learn(512)
-        path = root / "ppo-masked" / "ppo-highway-final.zip"
-    elif name == "dqn_masked":
+    # the masked models are trained as training runs by default: masked, under the supervisor
+    masked = name.endswith("_masked")
+    if name.startswith("dqn"):
         from car_ai_rl.train.masked_dqn import MaskedDQN
 
-        env = HighwayMissionVecEnv(n_envs=2, action_mode="discrete", safety_supervisor=True, seed=4)
-        model = MaskedDQN(
+        seed, steps = (4, 600) if masked else (1, 1_000)
+        env = HighwayMissionVecEnv(2, "discrete", masked, seed=seed)
+        model = (MaskedDQN if masked else DQN)(
             "MlpPolicy",
             env,
             learning_starts=200,
             buffer_size=2_000,
             train_freq=2,
             target_update_interval=200,
-            seed=4,
+            seed=seed,
             device="cpu",
             policy_kwargs=small,
         )
-        model.learn(600)
-        path = root / "dqn-masked" / "dqn-highway-final.zip"
-    elif name == "dqn":
-        env = HighwayMissionVecEnv(n_envs=2, action_mode="discrete", seed=1)
-        model = DQN(
-            "MlpPolicy",
-            env,
-            learning_starts=200,
-            buffer_size=2_000,
-            train_freq=2,
-            target_update_interval=200,
-            seed=1,
-            device="cpu",
-            policy_kwargs=small,
-        )
-        model.learn(1_000)
-        path = root / "dqn" / "dqn-highway-final.zip"
+        model.learn(steps)
+        path = root / name.replace("_", "-") / "dqn-highway-final.zip"
     else:
-        mode = name.removeprefix("ppo_")
+        from sb3_contrib import MaskablePPO
+
+        mode = "discrete" if masked else name.removeprefix("ppo_")
+        seed, steps = (3, 512) if masked else (2, 1_024)
         params = SimParams(**RUN_PARAMS) if mode == "continuous" else SimParams()
-        env = HighwayMissionVecEnv(n_envs=2, action_mode=mode, seed=2, params=params)
-        model = PPO(
+        env = HighwayMissionVecEnv(2, mode, masked, seed=seed, params=params)
+        model = (MaskablePPO if masked else PPO)(
             "MlpPolicy",
             env,
             n_steps=256,
             batch_size=128,
             n_epochs=2,
-            seed=2,
+            seed=seed,
             device="cpu",
             policy_kwargs=small,
         )
-        model.learn(1_024)
+        model.learn(steps)
         if mode == "continuous":
             run_dir = root / "ppo-continuous-run"
             path = run_dir / "checkpoints" / "ppo_1024_steps.zip"
@@ -120,14 +95,14 @@ def _train(name: str, root: Path) -> Path:
             }
             (run_dir / "run.json").write_text(json.dumps(record))
         else:
-            path = root / "ppo-discrete" / "ppo-highway-final.zip"
+            path = root / name.replace("_", "-") / "ppo-highway-final.zip"
     path.parent.mkdir(parents=True, exist_ok=True)
     model.save(path)
     return path
 
 
 def tiny_models(tmp_path_factory: pytest.TempPathFactory) -> TinyModels:
-    """Train (once per session) and export the three tiny models."""
+    """Train (once per session) and export the tiny models of ``MODEL_NAMES``."""
     if "models" not in _CACHE:
         from car_ai_rl.export.onnx_export import export_onnx
 

@@ -98,7 +98,7 @@ def test_dqfd_kickstart_makes_the_teacher_greedy_for_a_masked_dqn() -> None:
     held_out = drive(None, SimParams(), "discrete", 16, 100, seed=999, gamma=0.99)
     before = (policy_greedy(model, held_out.obs, True) == held_out.labels).mean()
     settings = Kickstart(rounds=2, envs=32, steps_per_round=100, batch_size=256, learning_rate=1e-3)
-    stats = kickstart(model, SimParams(), "discrete", settings, supervised=True, epochs=8)
+    stats = kickstart(model, SimParams(), "discrete", settings, supervised=True)
     greedy = policy_greedy(model, held_out.obs, True)
     assert allowed_actions(held_out.obs)[np.arange(len(greedy)), greedy].all()
     assert (greedy == held_out.labels).mean() > max(before + 0.2, 0.4), (before, stats)

@@ -30,7 +30,6 @@ class SB3Policy(Policy):
     def __init__(self, model: Any, info: ModelInfo | None = None, name: str = "model") -> None:
         self.model = model
         self.info = info
-        self.masked = info.masked if info is not None else is_masked_model(model)
         if info is None:
             self.name = name
             self.action_mode = action_mode_of(model.action_space, Path(name))
@@ -44,7 +43,7 @@ class SB3Policy(Policy):
         """The raw deterministic actions SB3 gives for obs (B, OBS_DIM)."""
         arr = check_obs(obs, OBS_DIM, self.name)
         with one_torch_thread():
-            if self.masked and self.action_mode == "discrete" and is_maskable_ppo(self.model):
+            if is_maskable_ppo(self.model):
                 action, _ = self.model.predict(
                     arr, deterministic=True, action_masks=allowed_actions(arr)
                 )
@@ -64,11 +63,6 @@ class SB3Policy(Policy):
 
 def is_maskable_ppo(model: Any) -> bool:
     return type(model).__name__ == "MaskablePPO"
-
-
-def is_masked_model(model: Any) -> bool:
-    """A model that chooses only the actions the observation's verdicts allow."""
-    return is_maskable_ppo(model) or type(model).__name__ == "MaskedDQN"
 
 
 @contextlib.contextmanager

@@ -335,29 +335,14 @@ def try_reenter(veh, env, seeds, b, j, counter, p, lanes_taken):
     seam = x_ego - p.traffic_window_behind_m
     draw_driver(veh, b, j, seeds[b], counter, p)
     length = veh[LENGTH_M, b, j]
-    lane, x, speed = best_reentry_lane(
-        veh,
-        b,
-        j,
-        seam,
-        ring,
-        p,
-        lanes_taken,
-        length + 4.0 * p.traffic_min_gap_m,
-        p.traffic_decel_comfort_mps2,
-    )
-    if lane < 0:
-        lane, x, speed = best_reentry_lane(
-            veh,
-            b,
-            j,
-            seam,
-            ring,
-            p,
-            lanes_taken,
-            length + 2.0 * p.traffic_min_gap_m,
-            p.traffic_brake_max_mps2,
-        )
+    # first a gap the follower absorbs comfortably, then one it absorbs within its hardest braking
+    for tier in range(2):
+        spare_gaps = 4.0 if tier == 0 else 2.0
+        decel = p.traffic_decel_comfort_mps2 if tier == 0 else p.traffic_brake_max_mps2
+        min_free = length + spare_gaps * p.traffic_min_gap_m
+        lane, x, speed = best_reentry_lane(veh, b, j, seam, ring, p, lanes_taken, min_free, decel)
+        if lane >= 0:
+            break
     if lane < 0:
         return -1
     place_in_lane(veh, b, j, wrap_into_segment(x, x_ego, p, ring), lane, speed, p)

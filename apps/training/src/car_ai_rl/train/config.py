@@ -197,11 +197,6 @@ class TrainConfig(ConfigModel):
         return sim_params_from_dict(self.env)
 
     @property
-    def kickstart_epochs(self) -> int:
-        """The kickstart's epochs, with the algorithm's default when unset."""
-        return self.kickstart.epochs or KICKSTART_EPOCHS[self.algo]
-
-    @property
     def masked(self) -> bool:
         """The policy chooses only the actions the supervisor allows."""
         return self.supervisor and self.action_mode == "discrete"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from car_ai_rl.envs.sb3_vec_env import HighwayMissionVecEnv
-from car_ai_rl.policies.sb3_policy import is_maskable_ppo
+from car_ai_rl.policies.sb3_policy import SB3Policy
 from car_ai_rl.sim.params import SimParams
 from car_ai_rl.sim.reward import REWARD_TERMS
 
@@ -27,12 +27,9 @@ def evaluate_model(
     terms = np.zeros((n_episodes, len(REWARD_TERMS)))
     collision = np.zeros(n_episodes)
     at_fault = np.zeros(n_episodes)
-    maskable = is_maskable_ppo(model)  # a masked DQN masks in its Q-network
+    policy = SB3Policy(model)  # masked as it is everywhere else
     while not finished.all():
-        if maskable:
-            actions, _ = model.predict(obs, deterministic=True, action_masks=env.action_masks())
-        else:
-            actions, _ = model.predict(obs, deterministic=True)
+        actions = policy.predict(obs)
         obs, _, dones, infos = env.step(actions)
         step = env.last_step
         live = ~finished

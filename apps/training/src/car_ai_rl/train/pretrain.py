@@ -36,6 +36,7 @@ from car_ai_rl.sim.controls import controls_to_continuous, nearest_discrete_acti
 from car_ai_rl.sim.observation import allowed_actions
 from car_ai_rl.sim.params import SimParams
 from car_ai_rl.sim.state import SimState
+from car_ai_rl.train.config import KICKSTART_EPOCHS
 
 PRETRAIN_SEED = 20_000_000
 DQFD_MARGIN = 0.8  # how far the greedy Q must prefer the teacher's action (DQfD's l(a_E, a))
@@ -76,13 +77,6 @@ class Teacher:
             allowed = allowed_actions(obs) if masked else None
             return nearest_discrete_action(controls, state.speed_mps[:, 0], params, allowed)
         return controls_to_continuous(controls).astype(np.float32)
-
-
-def heuristic_labels(
-    state: SimState, params: SimParams, action_mode: str, obs: np.ndarray | None = None
-) -> np.ndarray:
-    """The unsupervised heuristic's labels (``obs`` unused; kept for callers' symmetry)."""
-    return Teacher("heuristic", False).labels(state, obs, params, action_mode, False)
 
 
 def policy_actions(
@@ -250,15 +244,15 @@ def kickstart(
     settings: Any,
     supervised: bool = False,
     stop_requested: Callable[[], bool] = lambda: False,
-    epochs: int | None = None,
 ) -> dict[str, float]:
     """Rounds of drive-label-fit (``settings``: a ``train.config.Kickstart``); returns the last
     round's statistics. Between rounds it stops early when ``stop_requested()`` says so.
-    ``epochs`` overrides ``settings.epochs`` (else 4 when that is unset)."""
+    Unset ``settings.epochs`` take the algorithm's default (``KICKSTART_EPOCHS``)."""
     k = settings
     masked = supervised and action_mode == "discrete"
     teacher = Teacher(getattr(k, "teacher", "heuristic"), supervised)
     gamma = float(model.gamma)
+    epochs = k.epochs or KICKSTART_EPOCHS["dqn" if isinstance(model, DQN) else "ppo"]
     datasets: list[Demonstrations] = []
     stats: dict[str, float] = {}
     for r in range(k.rounds):
@@ -284,8 +278,7 @@ def kickstart(
                 for f in fields(Demonstrations)
             )
         )
-        n_epochs = epochs or k.epochs or 4
-        stats = fit(model, merged, action_mode, n_epochs, k.batch_size, k.learning_rate, masked)
+        stats = fit(model, merged, action_mode, epochs, k.batch_size, k.learning_rate, masked)
         print(
             f"kickstart round {r + 1}/{k.rounds} ({teacher.kind} teacher"
             f"{', supervised' if teacher.supervised else ''}): {len(merged.obs)} states, "

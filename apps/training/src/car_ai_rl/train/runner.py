@@ -124,7 +124,6 @@ def _new_model(
             k,
             supervised=config.supervisor,
             stop_requested=lambda: stop.requested,
-            epochs=config.kickstart_epochs,
         )
     return model
 
