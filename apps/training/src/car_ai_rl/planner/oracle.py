@@ -22,6 +22,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from car_ai_rl.policies.heuristic import heuristic_controls
+from car_ai_rl.policies.heuristic_kernel import HEADWAY_S
 from car_ai_rl.safety import supervisor
 from car_ai_rl.sim import core, layout
 from car_ai_rl.sim.params import SimParams
@@ -29,16 +30,21 @@ from car_ai_rl.sim.state import SimState
 
 SPEED_OFFSETS_MPS = (0.0, -12.0, -6.0, -3.0, 4.0)
 HOLD_LANE = (False, True)
+CLOSE_HEADWAY_S = 0.8  # closing up on the leader to move alongside a gap in the next lane
+CLOSE_UP_OFFSETS_MPS = (0.0, 4.0)
 
 
 @dataclass(frozen=True)
 class Candidate:
     speed_offset_mps: float
     hold_lane: bool
+    headway_s: float = HEADWAY_S
 
 
 CANDIDATES: tuple[Candidate, ...] = tuple(
     Candidate(offset, hold) for hold in HOLD_LANE for offset in SPEED_OFFSETS_MPS
+) + tuple(
+    Candidate(offset, False, CLOSE_HEADWAY_S) for offset in CLOSE_UP_OFFSETS_MPS
 )  # candidate 0 is the heuristic itself
 
 
@@ -49,8 +55,13 @@ def candidate_controls(
     where ``varied`` is false)."""
     offsets = np.array([c.speed_offset_mps for c in CANDIDATES])[choice]
     hold = np.array([c.hold_lane for c in CANDIDATES])[choice]
+    headway = np.array([c.headway_s for c in CANDIDATES])[choice]
     controls = heuristic_controls(
-        state, params, np.where(varied, offsets, 0.0), np.where(varied, hold, False)
+        state,
+        params,
+        np.where(varied, offsets, 0.0),
+        np.where(varied, hold, False),
+        np.where(varied, headway, HEADWAY_S),
     )
     safe, _, _ = supervisor.filter(state, controls, params)
     return safe

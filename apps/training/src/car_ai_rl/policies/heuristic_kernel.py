@@ -48,14 +48,15 @@ GAP_SEEK_MPS = 3.0
 
 
 @kernel
-def follow_accel(veh, b, lead, desired_mps, ring_m):
-    """The ego's wanted acceleration behind ``lead``: a speed controller capped by IDM."""
+def follow_accel(veh, b, lead, desired_mps, ring_m, headway_s):
+    """The ego's wanted acceleration behind ``lead``: a speed controller capped by IDM with
+    time headway ``headway_s``."""
     v = veh[SPEED_MPS, b, 0]
     free = max(-COMFORT_DECEL_MPS2, min(ACCEL_MPS2, SPEED_GAIN_PER_S * (desired_mps - v)))
     if lead == NO_VEHICLE:
         return free
     s_star = desired_gap_m(
-        v, v - veh[SPEED_MPS, b, lead], HEADWAY_S, ACCEL_MPS2, COMFORT_DECEL_MPS2, MIN_GAP_M
+        v, v - veh[SPEED_MPS, b, lead], headway_s, ACCEL_MPS2, COMFORT_DECEL_MPS2, MIN_GAP_M
     )
     gap = bumper_gap_m(veh, b, 0, lead, ring_m)
     return min(free, ACCEL_MPS2 + interaction_accel(ACCEL_MPS2, s_star, gap))
@@ -149,10 +150,11 @@ def gap_seeking_speed(veh, b, lead, follow, desired, p, ring_m):
 
 
 @kernel
-def heuristic_env(veh, env, b, out, p, near, speed_offset_mps, hold_lane):
+def heuristic_env(veh, env, b, out, p, near, speed_offset_mps, hold_lane, headway_s):
     """Write env b's controls (throttle, brake, lane request) into ``out[b]``. The planner
     varies the driver with ``speed_offset_mps`` (added to the mission's target speed, within
-    [0, speed_max_mps]) and ``hold_lane`` (no new lane change)."""
+    [0, speed_max_mps]), ``hold_lane`` (no new lane change) and ``headway_s`` (the time gap
+    it follows at; HEADWAY_S by default)."""
     supervisor_neighbours(veh, env, b, near)
     ring = env[RING_LENGTH_M, b]
     lane = veh[LANE, b, 0]
@@ -161,17 +163,19 @@ def heuristic_env(veh, env, b, out, p, near, speed_offset_mps, hold_lane):
     # a pending lane or exit mission whose gap is closed: change speed to open one
     direction = wanted_direction(veh, env, b, p)
     if direction != 0 and target == lane:
-        probe = follow_accel(veh, b, near[1], desired, ring)
+        probe = follow_accel(veh, b, near[1], desired, ring, headway_s)
         if not lane_change_safe(veh, b, lane + direction, probe, p, ring, near, lane):
             k = 1 + direction
             desired = gap_seeking_speed(veh, b, near[k], near[3 + k], desired, p, ring)
-    accel = follow_accel(veh, b, near[1], desired, ring)
+    accel = follow_accel(veh, b, near[1], desired, ring, headway_s)
     if target != lane:
-        accel = min(accel, follow_accel(veh, b, near[near_slot(target, lane)], desired, ring))
+        accel = min(
+            accel, follow_accel(veh, b, near[near_slot(target, lane)], desired, ring, headway_s)
+        )
     request = 0 if hold_lane else choose_lane(veh, env, b, accel, p, near)
     if request != 0:
         # once committed, also follow the leader of the lane being entered
-        accel = min(accel, follow_accel(veh, b, near[1 + request], desired, ring))
+        accel = min(accel, follow_accel(veh, b, near[1 + request], desired, ring, headway_s))
     throttle, brake = pedals_for_accel(accel, veh[SPEED_MPS, b, 0], p)
     out[b, THROTTLE] = throttle
     out[b, BRAKE] = brake
@@ -179,8 +183,8 @@ def heuristic_env(veh, env, b, out, p, near, speed_offset_mps, hold_lane):
 
 
 @kernel
-def heuristic_batch(veh, env, pv, out, speed_offsets_mps, hold_lane):
+def heuristic_batch(veh, env, pv, out, speed_offsets_mps, hold_lane, headways_s):
     p = pv[0]
     near = np.empty(6, dtype=np.int64)
     for b in range(veh.shape[1]):
-        heuristic_env(veh, env, b, out, p, near, speed_offsets_mps[b], hold_lane[b])
+        heuristic_env(veh, env, b, out, p, near, speed_offsets_mps[b], hold_lane[b], headways_s[b])

@@ -55,7 +55,7 @@ def advance_longitudinal(veh, b, j, accel_mps2, dt_s, speed_max_mps):
 @kernel
 def lateral_speed_limit_mps(speed_mps, p):
     """The fastest a car at ``speed_mps`` may move sideways."""
-    return min(p.lateral_speed_max_mps, speed_mps * math.tan(p.lane_change_heading_max_rad))
+    return min(p.lateral_speed_max_mps, speed_mps * p.lane_change_heading_slope)
 
 
 @inline_kernel

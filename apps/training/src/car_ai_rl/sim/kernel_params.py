@@ -9,6 +9,7 @@ by hand: the layout is derived from the fields of the config class, in declarati
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
@@ -39,6 +40,8 @@ def kernel_values(params: SimParams) -> dict[str, float | int]:
     values["max_steps"] = params.max_steps
     values["ring_length_m"] = params.ring_length_m
     values["heavy_vehicle_count"] = params.heavy_vehicle_count
+    # tan of the heading limit: the lateral speed limit reads it every substep of a lane change
+    values["lane_change_heading_slope"] = math.tan(params.lane_change_heading_max_rad)
     return values
 
 

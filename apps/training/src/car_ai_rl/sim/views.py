@@ -280,6 +280,17 @@ def reason_lists(reasons: np.ndarray) -> list[list[str]]:
     return [reason_names(bits) if bits else [] for bits in reasons.tolist()]
 
 
+def reason_column(reasons: np.ndarray) -> np.ndarray:
+    """:func:`reason_lists` as an object array, built only where a bit is set (the other
+    entries are fresh empty lists): most steps have no intervention at all."""
+    from car_ai_rl.safety.supervisor import reason_names
+
+    names = np.fromiter(([] for _ in range(len(reasons))), dtype=object, count=len(reasons))
+    for b in np.flatnonzero(reasons).tolist():
+        names[b] = reason_names(reasons[b])
+    return names
+
+
 def step_info(
     result: StepResult, intervened: np.ndarray, reasons: np.ndarray
 ) -> dict[str, np.ndarray]:
@@ -295,10 +306,7 @@ def step_info(
     events = step_events(result)
     info: dict[str, np.ndarray] = {name: events.flags[:, k] for k, name in enumerate(EVENT_FLAGS)}
     info["supervisor_intervened"] = np.asarray(intervened, dtype=bool)
-    names = np.empty(len(reasons), dtype=object)
-    for b, listed in enumerate(reason_lists(np.asarray(reasons))):
-        names[b] = listed
-    info["supervisor_reasons"] = names
+    info["supervisor_reasons"] = reason_column(np.asarray(reasons))
     info["speed_mps"] = events.speed_mps
     info["target_speed_mps"] = events.target_speed_mps
     info["accel_mps2"] = events.accel_mps2
