@@ -207,6 +207,8 @@ def test_kernel_record_carries_every_number_by_name() -> None:
                 assert rec[f"{name}_{sub}"] == getattr(value, sub)
         elif name == "n_vehicles":
             assert rec.n_vehicles == params.vehicle_count
+        elif name == "traffic_density_max":  # unset: the range is the one density
+            assert rec.traffic_density_max == params.traffic_density
         else:
             assert rec[name] == value, name
     assert rec.dt_s == pytest.approx(0.1)

@@ -16,6 +16,7 @@ import math
 import numpy as np
 import pytest
 
+from car_ai_rl.errors import ConfigError
 from car_ai_rl.policies.passive import passive_controls
 from car_ai_rl.sim import core, layout
 from car_ai_rl.sim.params import SimParams, sim_params_from_dict
@@ -68,6 +69,35 @@ def test_density_is_as_asked_and_holds_over_120_s(n_lanes: int, density: float) 
     first, last = k[:span].mean(), k[-span:].mean()
     assert abs(first / density - 1.0) <= 0.10, (first, density)
     assert abs(last / density - 1.0) <= 0.10, (last, density)
+
+
+def test_a_density_range_gives_each_episode_its_own_density_within_it() -> None:
+    """traffic_density_max: each episode draws its density from the range, deterministically
+    from its seed, and holds it; the buffer is sized for the densest."""
+    params = passive_params(traffic_density=12.0, traffic_density_max=36.0, episode_duration_s=30.0)
+    assert params.vehicle_count == SimParams(traffic_density=36.0).vehicle_count
+    state, _ = core.reset(params, core.seeds_from_ints(11, 64))
+    active = state.active.sum(axis=1)
+    asked = 1000.0 * active / (state.env_field("ring_length_m") * params.n_lanes)
+    assert asked.min() >= 12.0 - 1e-9 and asked.max() <= 36.0 + 1e-9
+    assert asked.max() - asked.min() > 15.0  # spread over the range, not one value
+    heavy = (state.veh[layout.HEAVY] > 0.5).sum(axis=1)
+    np.testing.assert_array_equal(heavy, np.round(params.heavy_vehicle_share * (active - 1)))
+    again, _ = core.reset(params, core.seeds_from_ints(11, 64))
+    np.testing.assert_array_equal(state.veh, again.veh)
+    start = window_density_flow(state, params)[0]
+    for _ in range(params.max_steps - 1):
+        core.step(state, passive_controls(state, params), params)
+    end = window_density_flow(state, params)[0]
+    assert np.corrcoef(asked, end)[0, 1] > 0.9  # each env keeps its own density
+    assert np.corrcoef(asked, start)[0, 1] > 0.9
+
+
+def test_a_density_range_must_be_ordered_and_fit() -> None:
+    with pytest.raises(ConfigError, match="traffic_density_max"):
+        passive_params(traffic_density=20.0, traffic_density_max=10.0)
+    with pytest.raises(ConfigError, match="traffic_density_max"):
+        passive_params(traffic_density=20.0, traffic_density_max=60.0, traffic_min_gap_m=15.0)
 
 
 @pytest.mark.parametrize("density", [30.0, 60.0])

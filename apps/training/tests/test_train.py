@@ -205,6 +205,11 @@ def test_curriculum_ramps_density_and_mission_changes() -> None:
     assert 4.0 < mid.traffic_density < target.traffic_density and mid.mission_changes
     assert end == target
     assert params_at(0.0, target, Curriculum(enabled=False)) == target
+    ranged = target.replace(traffic_density_max=30.0)
+    start, mid, end = (params_at(x, ranged, curriculum) for x in (0.0, 0.25, 0.9))
+    assert start.traffic_density == start.traffic_density_max == 4.0
+    assert mid.traffic_density < mid.traffic_density_max < 30.0
+    assert end == ranged
 
 
 def test_train_cli_is_the_same_command() -> None:

@@ -11,7 +11,9 @@ the oracle never does worse than it.
 
 Candidates vary the heuristic driver for ``commit_s``, then let it drive as usual:
 - a target-speed offset (slow down or speed up to line up with a gap, or to let one open);
-- holding the lane (not taking the gap the heuristic would take now).
+- holding the lane (not taking the gap the heuristic would take now);
+- closing up: following at a shorter time headway, with a higher target speed, to move up
+  alongside a gap (the heuristic's 1.5 s headway often keeps it just behind one).
 Failures the oracle cannot avoid are, within what these candidates can do, infeasible.
 """
 
@@ -29,22 +31,22 @@ from car_ai_rl.sim.params import SimParams
 from car_ai_rl.sim.state import SimState
 
 SPEED_OFFSETS_MPS = (0.0, -12.0, -6.0, -3.0, 4.0)
-HOLD_LANE = (False, True)
-CLOSE_HEADWAY_S = 0.8  # closing up on the leader to move alongside a gap in the next lane
-CLOSE_UP_OFFSETS_MPS = (0.0, 4.0)
+# closing up on the leader (a shorter time headway, a higher target speed) moves the ego
+# alongside a gap in the next lane that the heuristic's own headway keeps just out of reach
+CLOSE_UPS: tuple[tuple[float, float], ...] = ((0.0, 0.8), (4.0, 0.8), (8.0, 0.8), (4.0, 0.5))
 
 
 @dataclass(frozen=True)
 class Candidate:
     speed_offset_mps: float
-    hold_lane: bool
+    hold_lane: bool = False
     headway_s: float = HEADWAY_S
 
 
-CANDIDATES: tuple[Candidate, ...] = tuple(
-    Candidate(offset, hold) for hold in HOLD_LANE for offset in SPEED_OFFSETS_MPS
-) + tuple(
-    Candidate(offset, False, CLOSE_HEADWAY_S) for offset in CLOSE_UP_OFFSETS_MPS
+CANDIDATES: tuple[Candidate, ...] = (
+    tuple(Candidate(offset) for offset in SPEED_OFFSETS_MPS)
+    + (Candidate(0.0, hold_lane=True),)
+    + tuple(Candidate(offset, headway_s=headway) for offset, headway in CLOSE_UPS)
 )  # candidate 0 is the heuristic itself
 
 

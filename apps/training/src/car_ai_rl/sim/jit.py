@@ -37,7 +37,7 @@ def kernel_source_digest() -> str:
     for package in _KERNEL_PACKAGES:
         for path in sorted((_PACKAGE_DIR / package).glob("*.py")):
             source = path.read_bytes()
-            if b"@kernel" in source or b"@parallel_kernel" in source or path.name in _ALWAYS:
+            if b"car_ai_rl.sim.jit import" in source or path.name in _ALWAYS:
                 digest.update(path.name.encode())
                 digest.update(source)
     return digest.hexdigest()[:16]

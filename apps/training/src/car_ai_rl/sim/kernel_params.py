@@ -35,6 +35,8 @@ def kernel_values(params: SimParams) -> dict[str, float | int]:
     for name, value in _flat_fields(params).items():
         if name == "n_vehicles":
             value = params.vehicle_count
+        elif name == "traffic_density_max":
+            value = params.densest_traffic
         values[name] = int(value) if isinstance(value, bool | int) else float(value)
     values["dt_s"] = params.dt_s
     values["max_steps"] = params.max_steps

@@ -14,7 +14,6 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
-import math
 from typing import Annotated, Any
 
 from pydantic import Field, ValidationError, model_validator
@@ -30,6 +29,7 @@ from car_ai_rl.schema import (
     parse,
     problems_of,
 )
+from car_ai_rl.sim.segment import heavy_count, segment_length_m, segment_vehicles
 
 MAX_TRAFFIC_DENSITY = 100.0  # vehicles/km/lane; jam density of 4.8 m cars at 2.5 m is 137
 MAX_HEAVY_VEHICLE_SHARE = 0.5
@@ -121,6 +121,10 @@ class SimParams(ConfigModel):
     traffic_density: float = Field(16.0, ge=0, le=MAX_TRAFFIC_DENSITY)
     """Traffic around the ego, in vehicles per km per lane; it fixes how many vehicles take
     part (`0`: no traffic)."""
+    traffic_density_max: float | None = Field(None, ge=0, le=MAX_TRAFFIC_DENSITY)
+    """Unset (the default): every episode has `traffic_density`. Set (>= `traffic_density`):
+    each episode draws its density uniformly from [`traffic_density`, this], for training on
+    light to dense traffic at once; the vehicle buffer is sized for this density."""
     traffic_window_behind_m: PositiveFloat = 150.0
     """How far behind the ego the periodic traffic segment starts."""
     traffic_window_ahead_m: PositiveFloat = 250.0
@@ -280,22 +284,25 @@ class SimParams(ConfigModel):
         return self.traffic_window_behind_m + self.traffic_window_ahead_m
 
     @functools.cached_property
+    def densest_traffic(self) -> float:
+        """The highest density an episode can have (vehicles/km/lane)."""
+        return max(self.traffic_density, self.traffic_density_max or 0.0)
+
+    @functools.cached_property
     def vehicle_count(self) -> int:
-        """Vehicles on the road segment, the ego included: enough for the density."""
-        return vehicle_count(self.traffic_density, self.window_m, self.n_lanes)
+        """Vehicles on the road segment, the ego included: enough for the densest episode."""
+        return segment_vehicles(self.densest_traffic, self.window_m, self.n_lanes)
 
     @functools.cached_property
     def ring_length_m(self) -> float:
-        """Length of the periodic road segment: ``vehicle_count`` vehicles at exactly
-        ``traffic_density`` (at least the window, when there is no traffic)."""
-        n = self.vehicle_count
-        if n < 2 or self.traffic_density <= 0.0:
-            return self.window_m
-        return 1000.0 * n / (self.traffic_density * self.n_lanes)
+        """Length of the periodic road segment at `traffic_density`: ``vehicle_count``
+        vehicles at exactly that density (at least the window, when there is no traffic)."""
+        n = segment_vehicles(self.traffic_density, self.window_m, self.n_lanes)
+        return segment_length_m(n, self.traffic_density, self.window_m, self.n_lanes)
 
     @functools.cached_property
     def heavy_vehicle_count(self) -> int:
-        return int(round(self.heavy_vehicle_share * (self.vehicle_count - 1)))
+        return heavy_count(self.heavy_vehicle_share, self.vehicle_count)
 
     @functools.cached_property
     def kernel_record(self):
@@ -335,12 +342,6 @@ class SimParams(ConfigModel):
         return state
 
 
-def vehicle_count(density_per_km_lane: float, window_m: float, n_lanes: int) -> int:
-    """Vehicles (ego included) that give at least ``density`` over ``window_m`` on every lane."""
-    wanted = density_per_km_lane * window_m / 1000.0 * n_lanes
-    return max(1, math.ceil(wanted - 1e-9))
-
-
 # ------------------------------------------------------------------------ cross-field rules
 _ORDERED = (
     ("traffic_speed_min_mps", "traffic_speed_max_mps"),
@@ -370,12 +371,16 @@ def _cross_field_problems(p: SimParams) -> list[tuple[str, str]]:
             ("exit_spacing_min_m", "must be >= exit_ramp_length_m + traffic_window_ahead_m")
         )
     problems += _room_problems(p)
-    needed = vehicle_count(p.traffic_density, p.window_m, p.n_lanes)
+    if p.traffic_density_max is not None and p.traffic_density_max < p.traffic_density:
+        problems.append(
+            ("traffic_density_max", f"must be >= traffic_density {p.traffic_density:g}")
+        )
+    needed = segment_vehicles(p.densest_traffic, p.window_m, p.n_lanes)
     if p.n_vehicles is not None and p.n_vehicles != needed:
         problems.append(
             (
                 "n_vehicles",
-                f"{p.n_vehicles} conflicts with traffic_density {p.traffic_density:g}"
+                f"{p.n_vehicles} conflicts with traffic_density {p.densest_traffic:g}"
                 f" on {p.n_lanes} lanes, which needs {needed} vehicles (ego included);"
                 " leave n_vehicles out, it follows from traffic_density",
             )
@@ -389,12 +394,13 @@ def _room_problems(p: SimParams) -> list[tuple[str, str]]:
     heavy_fraction = min(1.0, p.heavy_vehicle_share * p.n_lanes / heavy_lanes)
     length = heavy_fraction * p.heavy_length_m + (1 - heavy_fraction) * p.vehicle_length_m
     most = 1000.0 / (length + p.traffic_min_gap_m)
-    if p.traffic_density <= most:
+    if p.densest_traffic <= most:
         return []
+    field = "traffic_density" if p.densest_traffic == p.traffic_density else "traffic_density_max"
     return [
         (
-            "traffic_density",
-            f"{p.traffic_density:g} vehicles/km/lane do not fit: with "
+            field,
+            f"{p.densest_traffic:g} vehicles/km/lane do not fit: with "
             f"heavy_vehicle_share {p.heavy_vehicle_share:g} a lane holds at most "
             f"{most:.0f} (vehicles {length:.1f} m long on average, traffic_min_gap_m apart)",
         )

@@ -46,6 +46,11 @@ from car_ai_rl.sim.layout import (
 from car_ai_rl.sim.missions import start_random_mission
 from car_ai_rl.sim.neighbours import NO_VEHICLE, follower_in_lane, leader_in_lane
 from car_ai_rl.sim.rng import uniform
+from car_ai_rl.sim.segment import (
+    heavy_count_kernel,
+    segment_length_m_kernel,
+    segment_vehicles_kernel,
+)
 
 EGO_HEADWAY_S = 1.5
 NEXT_EXIT_AFTER_M = 100.0  # how far past an exit's zone the ego must be before the next appears
@@ -123,14 +128,13 @@ def wrap_into_segment(x_m, x_ego_m, p, ring_m):
 
 
 @kernel
-def choose_heavy(veh, b, seed, n, p):
-    """Mark exactly ``heavy_vehicle_count`` traffic vehicles heavy, spread evenly over the lanes
-    that allow them (within a lane, selection sampling: each vehicle in turn, with the odds
+def choose_heavy(veh, b, seed, n, needed, p):
+    """Mark exactly ``needed`` traffic vehicles among the first ``n`` heavy, spread evenly over
+    the lanes that allow them (within a lane, selection sampling: each vehicle in turn, with the odds
     that keep the lane's count exact)."""
     n_lanes = p.n_lanes
     first = 0 if n_lanes < 3 else 1
     lanes = n_lanes - first
-    needed = p.heavy_vehicle_count
     for k in range(lanes):
         lane = first + k
         quota = needed // lanes + (1 if k < needed % lanes else 0)
@@ -189,9 +193,13 @@ def calm_speeds(veh, env, b, members, count, p, ring_m):
 def reset_env(veh, env, seeds, b, p):
     """Start a fresh episode in slot ``b`` from ``seeds[b]`` alone."""
     seed = seeds[b]
-    n = min(p.n_vehicles, veh.shape[2])
     n_lanes = p.n_lanes
-    ring = p.ring_length_m
+    density = p.traffic_density
+    if p.traffic_density_max > density:
+        density = lerp(density, p.traffic_density_max, uniform(seed, 0, 0, streams.DENSITY))
+    window_m = p.traffic_window_behind_m + p.traffic_window_ahead_m
+    n = min(segment_vehicles_kernel(density, window_m, n_lanes), veh.shape[2])
+    ring = segment_length_m_kernel(n, density, window_m, n_lanes)
     for f in range(N_VEH_FIELDS):
         for j in range(veh.shape[2]):
             veh[f, b, j] = 0.0
@@ -206,7 +214,7 @@ def reset_env(veh, env, seeds, b, p):
     ego_lane = min(int(uniform(seed, 0, 0, streams.EGO_LANE) * n_lanes), n_lanes - 1)
     for j in range(n):
         veh[LANE, b, j] = (ego_lane + j) % n_lanes
-    choose_heavy(veh, b, seed, n, p)
+    choose_heavy(veh, b, seed, n, heavy_count_kernel(p.heavy_vehicle_share, n), p)
     # the ego: a car whose desired speed is its first target speed (set by the mission below)
     veh[LENGTH_M, b, 0] = p.vehicle_length_m
     veh[WIDTH_M, b, 0] = p.vehicle_width_m

@@ -1,4 +1,5 @@
-"""Curriculum: traffic density and mission changes ramp up over training."""
+"""Curriculum: traffic density (and the top of its range) and mission changes ramp up over
+training."""
 
 from __future__ import annotations
 
@@ -14,4 +15,10 @@ def params_at(progress: float, target: SimParams, curriculum: Curriculum) -> Sim
     start = min(curriculum.density_start, target.traffic_density)
     density = start + (target.traffic_density - start) * ramp
     changes = target.mission_changes and progress >= curriculum.mission_changes_after_fraction
-    return target.replace(traffic_density=round(density, 3), mission_changes=changes)
+    densest = None
+    if target.traffic_density_max is not None:
+        top = max(start, target.traffic_density_max)
+        densest = round(start + (top - start) * ramp, 3)
+    return target.replace(
+        traffic_density=round(density, 3), traffic_density_max=densest, mission_changes=changes
+    )
