@@ -55,7 +55,13 @@ def test_kickstart_imitates_the_heuristic(action_mode: str) -> None:
     model = fresh_model(action_mode)
     before = heldout_agreement(model, action_mode)
     settings = Kickstart(
-        rounds=2, envs=32, steps_per_round=100, epochs=6, batch_size=256, learning_rate=1e-3
+        teacher="heuristic",
+        rounds=2,
+        envs=32,
+        steps_per_round=100,
+        epochs=6,
+        batch_size=256,
+        learning_rate=1e-3,
     )
     stats = kickstart(model, SimParams(), action_mode, settings)
     after = heldout_agreement(model, action_mode)
@@ -97,7 +103,14 @@ def test_dqfd_kickstart_makes_the_teacher_greedy_for_a_masked_dqn() -> None:
     model = MaskedDQN("MlpPolicy", env, seed=0, device="cpu", policy_kwargs={"net_arch": [64, 64]})
     held_out = drive(None, SimParams(), "discrete", 16, 100, seed=999, gamma=0.99)
     before = (policy_greedy(model, held_out.obs, True) == held_out.labels).mean()
-    settings = Kickstart(rounds=2, envs=32, steps_per_round=100, batch_size=256, learning_rate=1e-3)
+    settings = Kickstart(
+        teacher="heuristic",
+        rounds=2,
+        envs=32,
+        steps_per_round=100,
+        batch_size=256,
+        learning_rate=1e-3,
+    )
     stats = kickstart(model, SimParams(), "discrete", settings, supervised=True)
     greedy = policy_greedy(model, held_out.obs, True)
     assert allowed_actions(held_out.obs)[np.arange(len(greedy)), greedy].all()
