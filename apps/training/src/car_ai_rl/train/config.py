@@ -125,7 +125,7 @@ class Kickstart(ConfigModel):
     """`oracle` (the planner that tries the heuristic's variations, closing up to a gap among
     them, in the simulator itself; the default: a policy that imitates it, then learns, beats
     the heuristic, which one that imitates the heuristic never did) or `heuristic` (the
-    hand-written driver with its gap-seeking; about three times faster to imitate)."""
+    hand-written driver with its gap-seeking; cheaper to label, since it plans nothing)."""
     rounds: PositiveInt = 6
     """Drive-label-fit rounds; the first drives with the teacher, later ones with the policy."""
     envs: int = Field(128, ge=1, le=100_000)
