@@ -213,7 +213,7 @@ def test_kernel_record_carries_every_number_by_name() -> None:
             assert rec[name] == value, name
     assert rec.dt_s == pytest.approx(0.1)
     assert rec.max_steps == 120
-    assert rec.ring_length_m == params.ring_length_m
+    assert rec.window_m == params.window_m
     assert KERNEL_DTYPE["n_lanes"] == np.int64 and KERNEL_DTYPE["dt_s"] == np.float64
 
 

@@ -48,6 +48,10 @@ CANDIDATES: tuple[Candidate, ...] = (
     + (Candidate(0.0, hold_lane=True),)
     + tuple(Candidate(offset, headway_s=headway) for offset, headway in CLOSE_UPS)
 )  # candidate 0 is the heuristic itself
+# the candidates' variations as arrays, indexed by candidate (built once: read every step)
+_OFFSETS_MPS = np.array([c.speed_offset_mps for c in CANDIDATES])
+_HOLD_LANE = np.array([c.hold_lane for c in CANDIDATES])
+_HEADWAYS_S = np.array([c.headway_s for c in CANDIDATES])
 
 
 def candidate_controls(
@@ -55,15 +59,12 @@ def candidate_controls(
 ) -> np.ndarray:
     """Supervised controls of each env driving candidate ``choice[b]`` (the plain heuristic
     where ``varied`` is false)."""
-    offsets = np.array([c.speed_offset_mps for c in CANDIDATES])[choice]
-    hold = np.array([c.hold_lane for c in CANDIDATES])[choice]
-    headway = np.array([c.headway_s for c in CANDIDATES])[choice]
     controls = heuristic_controls(
         state,
         params,
-        np.where(varied, offsets, 0.0),
-        np.where(varied, hold, False),
-        np.where(varied, headway, HEADWAY_S),
+        np.where(varied, _OFFSETS_MPS[choice], 0.0),
+        np.where(varied, _HOLD_LANE[choice], False),
+        np.where(varied, _HEADWAYS_S[choice], HEADWAY_S),
     )
     safe, _, _ = supervisor.filter(state, controls, params)
     return safe

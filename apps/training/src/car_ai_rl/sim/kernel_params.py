@@ -40,8 +40,7 @@ def kernel_values(params: SimParams) -> dict[str, float | int]:
         values[name] = int(value) if isinstance(value, bool | int) else float(value)
     values["dt_s"] = params.dt_s
     values["max_steps"] = params.max_steps
-    values["ring_length_m"] = params.ring_length_m
-    values["heavy_vehicle_count"] = params.heavy_vehicle_count
+    values["window_m"] = params.window_m  # each episode's segment is sized from it
     # tan of the heading limit: the lateral speed limit reads it every substep of a lane change
     values["lane_change_heading_slope"] = math.tan(params.lane_change_heading_max_rad)
     return values

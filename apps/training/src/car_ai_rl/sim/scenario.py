@@ -197,9 +197,8 @@ def reset_env(veh, env, seeds, b, p):
     density = p.traffic_density
     if p.traffic_density_max > density:
         density = lerp(density, p.traffic_density_max, uniform(seed, 0, 0, streams.DENSITY))
-    window_m = p.traffic_window_behind_m + p.traffic_window_ahead_m
-    n = min(segment_vehicles_kernel(density, window_m, n_lanes), veh.shape[2])
-    ring = segment_length_m_kernel(n, density, window_m, n_lanes)
+    n = min(segment_vehicles_kernel(density, p.window_m, n_lanes), veh.shape[2])
+    ring = segment_length_m_kernel(n, density, p.window_m, n_lanes)
     for f in range(N_VEH_FIELDS):
         for j in range(veh.shape[2]):
             veh[f, b, j] = 0.0

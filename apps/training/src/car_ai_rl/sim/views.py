@@ -275,14 +275,12 @@ def exit_ramp_lane(params: SimParams) -> int:
 # -------------------------------------------------------------------------- step infos
 def reason_lists(reasons: np.ndarray) -> list[list[str]]:
     """The supervisor's rule names for each env's reason bitmask."""
-    from car_ai_rl.safety.supervisor import reason_names
-
-    return [reason_names(bits) if bits else [] for bits in reasons.tolist()]
+    return reason_column(np.asarray(reasons)).tolist()
 
 
 def reason_column(reasons: np.ndarray) -> np.ndarray:
-    """:func:`reason_lists` as an object array, built only where a bit is set (the other
-    entries are fresh empty lists): most steps have no intervention at all."""
+    """The rule names of each env's reason bitmask as an object array of lists, looked up only
+    where a bit is set (the other entries are fresh empty lists): most steps have none."""
     from car_ai_rl.safety.supervisor import reason_names
 
     names = np.fromiter(([] for _ in range(len(reasons))), dtype=object, count=len(reasons))
