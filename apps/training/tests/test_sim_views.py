@@ -115,9 +115,9 @@ def test_every_adapter_reports_the_same_info_keys() -> None:
     assert keys == set(info_vector) == set(info_sb3)
     assert {"collision", "exited", "supervisor_reasons", "mission_kind"} <= keys
     assert isinstance(info_single["collision"], bool)
-    assert isinstance(info_single["supervisor_reasons"], list)
+    assert isinstance(info_single["supervisor_reasons"], tuple)
     assert info_vector["collision"].dtype == bool
-    assert isinstance(info_vector["supervisor_reasons"][0], list)
+    assert isinstance(info_vector["supervisor_reasons"][0], tuple)
     for b in range(2):
         assert info_vector["supervisor_intervened"][b] == bool(info_vector["supervisor_reasons"][b])
 

@@ -275,17 +275,20 @@ def exit_ramp_lane(params: SimParams) -> int:
 # -------------------------------------------------------------------------- step infos
 def reason_lists(reasons: np.ndarray) -> list[list[str]]:
     """The supervisor's rule names for each env's reason bitmask."""
-    return reason_column(np.asarray(reasons)).tolist()
+    return [list(names) for names in reason_column(np.asarray(reasons)).tolist()]
 
 
 def reason_column(reasons: np.ndarray) -> np.ndarray:
-    """The rule names of each env's reason bitmask as an object array of lists, looked up only
-    where a bit is set (the other entries are fresh empty lists): most steps have none."""
+    """The rule names of each env's reason bitmask as an object array of tuples, looked up only
+    where a bit is set: most steps have none, and those entries share one empty tuple (a
+    tuple, not a list, so that sharing is safe; a thousand fresh lists per step cost more
+    than the rest of the info)."""
     from car_ai_rl.safety.supervisor import reason_names
 
-    names = np.fromiter(([] for _ in range(len(reasons))), dtype=object, count=len(reasons))
+    names = np.empty(len(reasons), dtype=object)
+    names.fill(())
     for b in np.flatnonzero(reasons).tolist():
-        names[b] = reason_names(reasons[b])
+        names[b] = tuple(reason_names(reasons[b]))
     return names
 
 
@@ -296,7 +299,7 @@ def step_info(
     that the Gymnasium adapters and the app share.
 
     Keys: every EVENT_FLAGS name (bool), ``supervisor_intervened`` (bool),
-    ``supervisor_reasons`` (object array of lists of rule names), ``speed_mps``,
+    ``supervisor_reasons`` (object array of tuples of rule names), ``speed_mps``,
     ``target_speed_mps``, ``accel_mps2``, ``distance_m``, ``mission_kind`` (int) and
     ``reward_<term>`` for every reward term."""
     from car_ai_rl.sim.reward import REWARD_TERMS
