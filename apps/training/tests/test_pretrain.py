@@ -63,7 +63,7 @@ def test_kickstart_imitates_the_heuristic(action_mode: str) -> None:
         batch_size=256,
         learning_rate=1e-3,
     )
-    stats = kickstart(model, SimParams(), action_mode, settings)
+    stats, _ = kickstart(model, SimParams(), action_mode, settings)
     after = heldout_agreement(model, action_mode)
     assert after[1] > before[1], (before, after)  # closer longitudinal commands
     assert after[0] > 0.95, (before, after)  # lane requests agree (mostly "keep the lane")
@@ -111,7 +111,7 @@ def test_dqfd_kickstart_makes_the_teacher_greedy_for_a_masked_dqn() -> None:
         batch_size=256,
         learning_rate=1e-3,
     )
-    stats = kickstart(model, SimParams(), "discrete", settings, supervised=True)
+    stats, _ = kickstart(model, SimParams(), "discrete", settings, supervised=True)
     greedy = policy_greedy(model, held_out.obs, True)
     assert allowed_actions(held_out.obs)[np.arange(len(greedy)), greedy].all()
     assert (greedy == held_out.labels).mean() > max(before + 0.2, 0.4), (before, stats)

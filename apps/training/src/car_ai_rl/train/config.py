@@ -140,6 +140,14 @@ class Kickstart(ConfigModel):
     """Minibatch size of the supervised updates."""
     learning_rate: PositiveFloat = 1e-3
     """Adam step size of the supervised updates."""
+    imitation_weight: NonNegativeFloat = 1.0
+    """PPO only: weight of the imitation loss kept up during reinforcement learning. After
+    every rollout, 4 minibatches of the kickstart's labelled states are fitted with PPO's
+    optimizer at this weight, which falls linearly to 0 at `imitation_until` of training
+    (without it, PPO's first updates could undo much of the imitation: measured, a seed that
+    started above the heuristic fell below it). `0` switches it off."""
+    imitation_until: Fraction = 0.5
+    """Fraction of training at which the imitation weight reaches 0."""
 
 
 KICKSTART_EPOCHS = {"ppo": 4, "dqn": 8}

@@ -140,19 +140,25 @@ def drive(
     )
 
 
-def _actor_critic_loss(
-    policy: Any, obs: torch.Tensor, labels: torch.Tensor, returns: torch.Tensor, masks: Any
-) -> tuple[torch.Tensor, dict[str, float]]:
-    """Imitation (cross-entropy over the allowed actions, or the mean's squared error) plus
-    the critic's regression to the returns."""
+def imitation_loss(
+    policy: Any, obs: torch.Tensor, labels: torch.Tensor, masks: Any
+) -> torch.Tensor:
+    """The actor's imitation loss: cross-entropy over the allowed actions (discrete labels),
+    or the squared error of the action mean (continuous labels)."""
     if masks is None:
         dist = policy.get_distribution(obs).distribution
     else:
         dist = policy.get_distribution(obs, action_masks=masks).distribution
     if labels.dtype == torch.int64:
-        actor_loss = torch.nn.functional.cross_entropy(dist.logits, labels)
-    else:
-        actor_loss = torch.nn.functional.mse_loss(dist.mean, labels)
+        return torch.nn.functional.cross_entropy(dist.logits, labels)
+    return torch.nn.functional.mse_loss(dist.mean, labels)
+
+
+def _actor_critic_loss(
+    policy: Any, obs: torch.Tensor, labels: torch.Tensor, returns: torch.Tensor, masks: Any
+) -> tuple[torch.Tensor, dict[str, float]]:
+    """Imitation plus the critic's regression to the returns."""
+    actor_loss = imitation_loss(policy, obs, labels, masks)
     value_loss = torch.nn.functional.mse_loss(policy.predict_values(obs).squeeze(-1), returns)
     stats = {"actor_loss": actor_loss.item(), "value_loss": value_loss.item()}
     return actor_loss + 0.5 * value_loss, stats
@@ -244,10 +250,11 @@ def kickstart(
     settings: Any,
     supervised: bool = False,
     stop_requested: Callable[[], bool] = lambda: False,
-) -> dict[str, float]:
+) -> tuple[dict[str, float], Demonstrations | None]:
     """Rounds of drive-label-fit (``settings``: a ``train.config.Kickstart``); returns the last
-    round's statistics. Between rounds it stops early when ``stop_requested()`` says so.
-    Unset ``settings.epochs`` take the algorithm's default (``KICKSTART_EPOCHS``)."""
+    round's statistics and every labelled state (None when no round ran). Between rounds it
+    stops early when ``stop_requested()`` says so. Unset ``settings.epochs`` take the
+    algorithm's default (``KICKSTART_EPOCHS``)."""
     k = settings
     masked = supervised and action_mode == "discrete"
     teacher = Teacher(getattr(k, "teacher", "heuristic"), supervised)
@@ -255,6 +262,7 @@ def kickstart(
     epochs = k.epochs or KICKSTART_EPOCHS["dqn" if isinstance(model, DQN) else "ppo"]
     datasets: list[Demonstrations] = []
     stats: dict[str, float] = {}
+    merged: Demonstrations | None = None
     for r in range(k.rounds):
         if stop_requested():
             break
@@ -288,4 +296,4 @@ def kickstart(
     if action_mode == "continuous":
         with torch.no_grad():
             model.policy.log_std.fill_(-1.0)
-    return stats
+    return stats, merged

@@ -9,7 +9,7 @@ import torch
 from sb3_contrib import MaskablePPO
 from stable_baselines3 import DQN, PPO
 from stable_baselines3.common.base_class import BaseAlgorithm
-from stable_baselines3.common.callbacks import CallbackList
+from stable_baselines3.common.callbacks import BaseCallback, CallbackList
 
 from car_ai_rl.atomic_io import write_json_atomic
 from car_ai_rl.envs.sb3_vec_env import HighwayMissionVecEnv
@@ -25,6 +25,7 @@ from car_ai_rl.train.checkpoints import (
 )
 from car_ai_rl.train.config import MAX_ENVS, TrainConfig
 from car_ai_rl.train.curriculum import params_at
+from car_ai_rl.train.imitation import DEMOS_FILE, ImitationCallback, load_demos, save_demos
 from car_ai_rl.train.masked_dqn import MaskedDQN
 from car_ai_rl.train.pretrain import kickstart
 from car_ai_rl.train.run_dir import final_model_path
@@ -111,13 +112,23 @@ def check_run_size(config: TrainConfig, total_steps: int, n_envs: int) -> None:
         )
 
 
+def keeps_imitating(config: TrainConfig) -> bool:
+    """Whether PPO keeps fitting the kickstart's labels during reinforcement learning."""
+    k = config.kickstart
+    return config.algo == "ppo" and k.enabled and k.imitation_weight > 0 and k.imitation_until > 0
+
+
 def _new_model(
-    config: TrainConfig, env: HighwayMissionVecEnv, tb_dir: Path, stop: StopRequest
+    config: TrainConfig,
+    env: HighwayMissionVecEnv,
+    run: run_dir.RunDir,
+    tb_dir: Path,
+    stop: StopRequest,
 ) -> BaseAlgorithm:
     model = build_model(config, env, tb_dir)
     if config.kickstart.enabled:
         k = config.kickstart
-        kickstart(
+        _, demos = kickstart(
             model,
             config.sim_params(),
             config.action_mode,
@@ -125,7 +136,33 @@ def _new_model(
             supervised=config.supervisor,
             stop_requested=lambda: stop.requested,
         )
+        if demos is not None and keeps_imitating(config):
+            save_demos(run.path / DEMOS_FILE, demos)
     return model
+
+
+def _imitation_callbacks(
+    config: TrainConfig, run: run_dir.RunDir, total_steps: int
+) -> list[BaseCallback]:
+    """The imitation callback when PPO keeps imitating and the kickstart's labels are saved."""
+    if not keeps_imitating(config):
+        return []
+    demos = load_demos(run.path / DEMOS_FILE)
+    if demos is None:
+        print(f"no {DEMOS_FILE} in the run: PPO trains without imitation", file=sys.stderr)
+        return []
+    k = config.kickstart
+    return [
+        ImitationCallback(
+            demos,
+            k.imitation_weight,
+            k.imitation_until,
+            total_steps,
+            config.ppo.batch_size,
+            config.masked,
+            config.seed,
+        )
+    ]
 
 
 def _restore(
@@ -205,7 +242,7 @@ def _train(
             if run.resumed:
                 print("no checkpoint of this run yet: starting it from step 0", file=sys.stderr)
                 run.note("restart", total_timesteps=total_steps, n_envs=n_envs)
-            model = _new_model(config, env, tb_dir, stop)
+            model = _new_model(config, env, run, tb_dir, stop)
             if stop.requested:
                 run.set_status("stopped", stopped_at_steps=0)
                 raise TrainingStopped(
@@ -227,6 +264,7 @@ def _train(
                 checkpoints,
                 CurriculumCallback(target_params, config.curriculum, total_steps),
                 evaluator,
+                *_imitation_callbacks(config, run, total_steps),
             ]
         )
         if remaining > 0 and not stop.requested:

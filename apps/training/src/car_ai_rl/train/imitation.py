@@ -1,0 +1,97 @@
+"""Imitation kept up during reinforcement learning (Schmitt et al., 2018, "Kickstarting deep
+reinforcement learning"): the kickstart's labelled states stay a second objective of PPO's
+policy, at a weight that decays linearly to zero.
+
+After every rollout, before PPO's own update, a few minibatches of the teacher's labels are
+fitted with PPO's optimizer at the current weight. Without it, PPO's first updates from the
+kickstarted policy, whose critic is only a rough fit, can undo much of what the imitation
+taught; with it, reinforcement learning improves on the teacher's behaviour instead of
+starting over from a worse one.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+from stable_baselines3.common.callbacks import BaseCallback
+
+from car_ai_rl.atomic_io import atomic_path
+from car_ai_rl.sim.observation import allowed_actions
+from car_ai_rl.train.pretrain import Demonstrations, imitation_loss
+
+DEMOS_FILE = "kickstart_demos.npz"
+
+
+def imitation_weight(weight: float, until_fraction: float, steps: int, total_steps: int) -> float:
+    """The imitation loss's weight after ``steps`` of ``total_steps``: ``weight`` at the start,
+    falling linearly to 0 at ``until_fraction`` of training."""
+    if until_fraction <= 0.0 or total_steps <= 0:
+        return 0.0
+    return weight * max(0.0, 1.0 - steps / (until_fraction * total_steps))
+
+
+class ImitationCallback(BaseCallback):
+    """Fits ``batches`` minibatches of the teacher's labels after every rollout (PPO)."""
+
+    def __init__(
+        self,
+        demos: Demonstrations,
+        weight: float,
+        until_fraction: float,
+        total_steps: int,
+        batch_size: int,
+        masked: bool,
+        seed: int,
+        batches: int = 4,
+    ) -> None:
+        super().__init__()
+        self.obs = torch.as_tensor(demos.obs)
+        self.labels = torch.as_tensor(demos.labels)
+        self.masks = allowed_actions(demos.obs) if masked else None
+        self.weight = weight
+        self.until_fraction = until_fraction
+        self.total_steps = total_steps
+        self.batch_size = min(batch_size, len(demos.obs))
+        self.batches = batches
+        self.generator = torch.Generator().manual_seed(seed)
+
+    def _on_step(self) -> bool:
+        return True
+
+    def _on_rollout_end(self) -> None:
+        steps = self.model.num_timesteps
+        w = imitation_weight(self.weight, self.until_fraction, steps, self.total_steps)
+        self.logger.record("imitation/weight", w)
+        if w <= 0.0:
+            return
+        policy = self.model.policy
+        max_norm = getattr(self.model, "max_grad_norm", 1.0)
+        total = 0.0
+        for _ in range(self.batches):
+            idx = torch.randint(len(self.obs), (self.batch_size,), generator=self.generator)
+            masks = None if self.masks is None else self.masks[idx.numpy()]
+            loss = imitation_loss(policy, self.obs[idx], self.labels[idx], masks)
+            policy.optimizer.zero_grad()
+            (w * loss).backward()
+            torch.nn.utils.clip_grad_norm_(policy.parameters(), max_norm)
+            policy.optimizer.step()
+            total += loss.item()
+        self.logger.record("imitation/loss", total / self.batches)
+
+
+def save_demos(path: Path, demos: Demonstrations) -> None:
+    """Keep the labelled states beside the run (a resumed run needs them), written atomically."""
+    with atomic_path(path) as tmp, open(tmp, "wb") as f:
+        np.savez(f, obs=demos.obs, labels=demos.labels)
+
+
+def load_demos(path: Path) -> Demonstrations | None:
+    """The labelled states a run saved, or None when it saved none."""
+    if not path.exists():
+        return None
+    with np.load(path) as data:
+        obs, labels = data["obs"], data["labels"]
+    empty = np.zeros(len(obs), dtype=np.float32)
+    return Demonstrations(obs, labels, labels, empty)
