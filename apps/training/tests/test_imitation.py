@@ -9,8 +9,8 @@ import pytest
 import torch
 from sb3_contrib import MaskablePPO
 from stable_baselines3.common.logger import configure
+from test_pretrain import fresh_model
 
-from car_ai_rl.envs.sb3_vec_env import HighwayMissionVecEnv
 from car_ai_rl.sim.observation import allowed_actions
 from car_ai_rl.sim.params import SimParams
 from car_ai_rl.train.imitation import (
@@ -55,7 +55,9 @@ def masked_loss(model: MaskablePPO, demos) -> float:
 
 
 def callback_for(model: MaskablePPO, demos, weight: float, steps: int) -> ImitationCallback:
-    callback = ImitationCallback(demos, weight, 0.5, 100_000, 256, masked=True, seed=0)
+    callback = ImitationCallback(
+        demos.obs, demos.labels, weight, 0.5, 100_000, 256, masked=True, seed=0
+    )
     callback.init_callback(model)
     model.set_logger(configure(None, []))
     model.num_timesteps = steps
@@ -64,16 +66,7 @@ def callback_for(model: MaskablePPO, demos, weight: float, steps: int) -> Imitat
 
 @pytest.fixture
 def model() -> MaskablePPO:
-    env = HighwayMissionVecEnv(2, "discrete", True, seed=0)
-    return MaskablePPO(
-        "MlpPolicy",
-        env,
-        n_steps=64,
-        batch_size=64,
-        seed=0,
-        device="cpu",
-        policy_kwargs={"net_arch": [64, 64]},
-    )
+    return fresh_model("discrete", MaskablePPO, supervised=True)
 
 
 def test_updates_move_the_policy_toward_the_teacher_on_held_out_states(model) -> None:
@@ -101,6 +94,6 @@ def test_demonstrations_round_trip(tmp_path: Path) -> None:
     save_demos(path, demos)
     loaded = load_demos(path)
     assert loaded is not None
-    np.testing.assert_array_equal(loaded.obs, demos.obs)
-    np.testing.assert_array_equal(loaded.labels, demos.labels)
+    np.testing.assert_array_equal(loaded[0], demos.obs)
+    np.testing.assert_array_equal(loaded[1], demos.labels)
     assert [p.name for p in tmp_path.iterdir()] == ["demos.npz"]  # no temporary left behind

@@ -14,9 +14,10 @@ from car_ai_rl.train.config import Kickstart
 from car_ai_rl.train.pretrain import drive, kickstart
 
 
-def fresh_model(action_mode: str) -> PPO:
-    env = HighwayMissionVecEnv(2, action_mode, False, seed=0)
-    return PPO(
+def fresh_model(action_mode: str, algo_class: type[PPO] = PPO, supervised: bool = False) -> PPO:
+    """A small PPO (or sb3-contrib's MaskablePPO) on two envs, before any learning."""
+    env = HighwayMissionVecEnv(2, action_mode, supervised, seed=0)
+    return algo_class(
         "MlpPolicy",
         env,
         n_steps=64,

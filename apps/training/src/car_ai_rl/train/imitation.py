@@ -33,11 +33,13 @@ def imitation_weight(weight: float, until_fraction: float, steps: int, total_ste
 
 
 class ImitationCallback(BaseCallback):
-    """Fits ``batches`` minibatches of the teacher's labels after every rollout (PPO)."""
+    """Fits ``batches`` minibatches of the teacher's ``labels`` of ``obs`` after every rollout
+    (PPO)."""
 
     def __init__(
         self,
-        demos: Demonstrations,
+        obs: np.ndarray,
+        labels: np.ndarray,
         weight: float,
         until_fraction: float,
         total_steps: int,
@@ -47,13 +49,13 @@ class ImitationCallback(BaseCallback):
         batches: int = 4,
     ) -> None:
         super().__init__()
-        self.obs = torch.as_tensor(demos.obs)
-        self.labels = torch.as_tensor(demos.labels)
-        self.masks = allowed_actions(demos.obs) if masked else None
+        self.obs = torch.as_tensor(obs)
+        self.labels = torch.as_tensor(labels)
+        self.masks = allowed_actions(obs) if masked else None
         self.weight = weight
         self.until_fraction = until_fraction
         self.total_steps = total_steps
-        self.batch_size = min(batch_size, len(demos.obs))
+        self.batch_size = min(batch_size, len(obs))
         self.batches = batches
         self.generator = torch.Generator().manual_seed(seed)
 
@@ -87,11 +89,10 @@ def save_demos(path: Path, demos: Demonstrations) -> None:
         np.savez(f, obs=demos.obs, labels=demos.labels)
 
 
-def load_demos(path: Path) -> Demonstrations | None:
-    """The labelled states a run saved, or None when it saved none."""
+def load_demos(path: Path) -> tuple[np.ndarray, np.ndarray] | None:
+    """The labelled states a run saved (observations, the teacher's labels), or None when it
+    saved none."""
     if not path.exists():
         return None
     with np.load(path) as data:
-        obs, labels = data["obs"], data["labels"]
-    empty = np.zeros(len(obs), dtype=np.float32)
-    return Demonstrations(obs, labels, labels, empty)
+        return data["obs"], data["labels"]

@@ -147,14 +147,14 @@ def _imitation_callbacks(
     """The imitation callback when PPO keeps imitating and the kickstart's labels are saved."""
     if not keeps_imitating(config):
         return []
-    demos = load_demos(run.path / DEMOS_FILE)
-    if demos is None:
+    labelled = load_demos(run.path / DEMOS_FILE)
+    if labelled is None:
         print(f"no {DEMOS_FILE} in the run: PPO trains without imitation", file=sys.stderr)
         return []
     k = config.kickstart
     return [
         ImitationCallback(
-            demos,
+            *labelled,
             k.imitation_weight,
             k.imitation_until,
             total_steps,
