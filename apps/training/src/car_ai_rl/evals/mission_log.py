@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import sqlite3
+import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -144,11 +145,26 @@ class MissionLog:
             self.conn.row_factory = sqlite3.Row
             self.conn.execute("PRAGMA foreign_keys = ON")
             if not readonly:
-                self.conn.execute("PRAGMA journal_mode = WAL")
+                self._enable_wal()
                 self._migrate()
             self.version = self._current_version()
         except sqlite3.DatabaseError as exc:
             raise UserError(f"mission log {self.path}: {exc}") from None
+
+    def _enable_wal(self, timeout_s: float = 30.0) -> None:
+        """Switch to write-ahead logging. Changing the journal mode needs the database to
+        itself, and SQLite answers "database is locked" at once rather than waiting when
+        another process (a second server opening the same log) holds it: retry for as long
+        as the connection's own timeout would have waited."""
+        deadline = time.monotonic() + timeout_s
+        while True:
+            try:
+                self.conn.execute("PRAGMA journal_mode = WAL")
+                return
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) or time.monotonic() >= deadline:
+                    raise
+                time.sleep(0.05)
 
     # --------------------------------------------------------------------- lifecycle
     def __enter__(self) -> MissionLog:
