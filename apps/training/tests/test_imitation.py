@@ -1,4 +1,4 @@
-"""Imitation kept up during PPO: the weight's schedule, and the updates it makes."""
+"""Imitation kept up during PPO and DQN: the weight's schedule, and the updates it makes."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from sb3_contrib import MaskablePPO
 from stable_baselines3.common.logger import configure
 from test_pretrain import fresh_model
 
+from car_ai_rl.envs.sb3_vec_env import HighwayMissionVecEnv
 from car_ai_rl.sim.observation import allowed_actions
 from car_ai_rl.sim.params import SimParams
 from car_ai_rl.train.imitation import (
@@ -19,15 +20,27 @@ from car_ai_rl.train.imitation import (
     load_demos,
     save_demos,
 )
-from car_ai_rl.train.pretrain import Teacher, drive, imitation_loss
+from car_ai_rl.train.masked_dqn import MaskedDQN
+from car_ai_rl.train.pretrain import Teacher, drive, imitation_loss, large_margin_loss
 
 
-def test_weight_falls_linearly_to_zero_at_the_given_fraction() -> None:
-    assert imitation_weight(2.0, 0.5, 0, 1000) == 2.0
-    assert imitation_weight(2.0, 0.5, 250, 1000) == pytest.approx(1.0)
-    assert imitation_weight(2.0, 0.5, 500, 1000) == 0.0
-    assert imitation_weight(2.0, 0.5, 900, 1000) == 0.0
-    assert imitation_weight(2.0, 0.0, 0, 1000) == 0.0
+def test_weight_moves_linearly_to_the_final_weight_at_the_given_fraction() -> None:
+    assert imitation_weight(2.0, 0.0, 0.5, 0, 1000) == 2.0
+    assert imitation_weight(2.0, 0.0, 0.5, 250, 1000) == pytest.approx(1.0)
+    assert imitation_weight(2.0, 0.0, 0.5, 500, 1000) == 0.0
+    assert imitation_weight(2.0, 0.0, 0.5, 900, 1000) == 0.0
+    assert imitation_weight(2.0, 0.0, 0.0, 0, 1000) == 0.0
+    assert imitation_weight(2.0, 1.0, 0.5, 250, 1000) == pytest.approx(1.5)
+    assert imitation_weight(2.0, 1.0, 0.5, 900, 1000) == 1.0  # kept after the fraction
+    assert imitation_weight(1.0, 1.0, 0.5, 900, 1000) == 1.0  # constant (DQN's default)
+
+
+def test_final_weight_defaults_per_algorithm() -> None:
+    from car_ai_rl.train.config import Kickstart
+
+    assert Kickstart().final_weight("ppo") == 0.0
+    assert Kickstart(imitation_weight=0.7).final_weight("dqn") == 0.7
+    assert Kickstart(imitation_final_weight=0.2).final_weight("ppo") == 0.2
 
 
 def supervised_demos(seed: int):
@@ -54,9 +67,15 @@ def masked_loss(model: MaskablePPO, demos) -> float:
         ).item()
 
 
-def callback_for(model: MaskablePPO, demos, weight: float, steps: int) -> ImitationCallback:
+def margin_loss(model: MaskedDQN, demos) -> float:
+    with torch.no_grad():
+        q = model.policy.q_net(torch.as_tensor(demos.obs))
+        return large_margin_loss(q, torch.as_tensor(demos.labels)).item()
+
+
+def callback_for(model, demos, weight: float, steps: int) -> ImitationCallback:
     callback = ImitationCallback(
-        demos.obs, demos.labels, weight, 0.5, 100_000, 256, masked=True, seed=0
+        demos.obs, demos.labels, weight, 0.0, 0.5, 100_000, 256, masked=True, seed=0
     )
     callback.init_callback(model)
     model.set_logger(configure(None, []))
@@ -76,6 +95,25 @@ def test_updates_move_the_policy_toward_the_teacher_on_held_out_states(model) ->
     for _ in range(10):
         callback.on_rollout_end()
     assert masked_loss(model, held_out) < before - 0.3, before
+
+
+def test_dqn_updates_make_the_teachers_allowed_action_greedy_on_held_out_states() -> None:
+    env = HighwayMissionVecEnv(2, "discrete", True, seed=0)
+    model = MaskedDQN(
+        "MlpPolicy", env, learning_rate=5e-4, seed=0, device="cpu", policy_kwargs={"net_arch": [64]}
+    )
+    demos, held_out = supervised_demos(1), supervised_demos(2)
+    before = margin_loss(model, held_out)
+    target = [p.detach().clone() for p in model.q_net_target.parameters()]
+    callback = callback_for(model, demos, 1.0, 0)
+    for _ in range(30):
+        callback.on_rollout_end()
+    assert margin_loss(model, held_out) < 0.75 * before, before
+    with torch.no_grad():  # the greedy masked choice is always allowed
+        greedy = model.policy.q_net(torch.as_tensor(held_out.obs)).argmax(1).numpy()
+    assert allowed_actions(held_out.obs)[np.arange(len(greedy)), greedy].all()
+    for old, new in zip(target, model.q_net_target.parameters(), strict=True):
+        assert torch.equal(old, new)  # the target network follows DQN's own schedule
 
 
 def test_no_update_once_the_weight_reached_zero(model) -> None:

@@ -72,8 +72,8 @@ def test_short_run_writes_every_output(tmp_path: Path, algo: str) -> None:
     if algo == "dqn":  # --resume must find the buffer CheckpointCallback saved
         newest = checkpoints_newest_first(log_dir, algo)[0][1]
         assert replay_buffer_path(newest).is_file()
-    # PPO keeps imitating the kickstart's labels, so a resumed run needs them beside it
-    assert (log_dir / "kickstart_demos.npz").is_file() == (algo == "ppo")
+    # both keep imitating the kickstart's labels, so a resumed run needs them beside it
+    assert (log_dir / "kickstart_demos.npz").is_file()
     events = list((log_dir / "tb").rglob("events.out.tfevents.*"))
     assert events
     run = json.loads((log_dir / "run.json").read_text())

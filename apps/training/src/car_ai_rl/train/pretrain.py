@@ -164,6 +164,15 @@ def _actor_critic_loss(
     return actor_loss + 0.5 * value_loss, stats
 
 
+def large_margin_loss(q: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    """DQfD's large-margin loss max_a [Q(s, a) + l(a_E, a)] - Q(s, a_E): zero once the
+    teacher's action a_E is greedy by at least ``DQFD_MARGIN`` (disallowed actions, scored out
+    of reach by a masked Q-network, never count)."""
+    margin = torch.full_like(q, DQFD_MARGIN).scatter(1, labels[:, None], 0.0)
+    teacher_q = q.gather(1, labels[:, None]).squeeze(1)
+    return ((q + margin).max(dim=1).values - teacher_q).mean()
+
+
 def _dqfd_loss(
     policy: Any,
     obs: torch.Tensor,
@@ -176,11 +185,9 @@ def _dqfd_loss(
     q = policy.q_net(obs)
     driven_q = q.gather(1, actions[:, None]).squeeze(1)
     value_loss = torch.nn.functional.mse_loss(driven_q, returns)
-    margin = torch.full_like(q, DQFD_MARGIN).scatter(1, labels[:, None], 0.0)
-    teacher_q = q.gather(1, labels[:, None]).squeeze(1)
-    margin_loss = ((q + margin).max(dim=1).values - teacher_q).mean()
-    stats = {"margin_loss": margin_loss.item(), "value_loss": value_loss.item()}
-    return margin_loss + DQFD_VALUE_WEIGHT * value_loss, stats
+    margin = large_margin_loss(q, labels)
+    stats = {"margin_loss": margin.item(), "value_loss": value_loss.item()}
+    return margin + DQFD_VALUE_WEIGHT * value_loss, stats
 
 
 def fit(

@@ -113,9 +113,10 @@ def check_run_size(config: TrainConfig, total_steps: int, n_envs: int) -> None:
 
 
 def keeps_imitating(config: TrainConfig) -> bool:
-    """Whether PPO keeps fitting the kickstart's labels during reinforcement learning."""
+    """Whether the policy keeps fitting the kickstart's labels during reinforcement learning."""
     k = config.kickstart
-    return config.algo == "ppo" and k.enabled and k.imitation_weight > 0 and k.imitation_until > 0
+    final = k.final_weight(config.algo)
+    return k.enabled and (final > 0 or (k.imitation_weight > 0 and k.imitation_until > 0))
 
 
 def _new_model(
@@ -144,23 +145,31 @@ def _new_model(
 def _imitation_callbacks(
     config: TrainConfig, run: run_dir.RunDir, total_steps: int
 ) -> list[BaseCallback]:
-    """The imitation callback when PPO keeps imitating and the kickstart's labels are saved."""
+    """The imitation callback when the policy keeps imitating and the kickstart's labels are
+    saved. PPO fits 4 of its minibatches after each rollout; DQN one of its own after each
+    `train_freq`, as many as its TD updates."""
     if not keeps_imitating(config):
         return []
     labelled = load_demos(run.path / DEMOS_FILE)
     if labelled is None:
-        print(f"no {DEMOS_FILE} in the run: PPO trains without imitation", file=sys.stderr)
+        print(f"no {DEMOS_FILE} in the run: training without imitation", file=sys.stderr)
         return []
     k = config.kickstart
+    if config.algo == "dqn":
+        batch_size, batches = config.dqn.batch_size, config.dqn.gradient_steps
+    else:
+        batch_size, batches = config.ppo.batch_size, 4
     return [
         ImitationCallback(
             *labelled,
             k.imitation_weight,
+            k.final_weight(config.algo),
             k.imitation_until,
             total_steps,
-            config.ppo.batch_size,
+            batch_size,
             config.masked,
             config.seed,
+            batches,
         )
     ]
 
