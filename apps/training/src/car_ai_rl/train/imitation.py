@@ -1,5 +1,6 @@
 """Imitation kept up during reinforcement learning: the kickstart's labelled states stay a
-second objective of the policy, at a weight that decays linearly to zero.
+second objective of the policy, at a weight that moves linearly from its start to its final
+value (0 for PPO; DQN keeps its start weight to the end).
 
 After every rollout, before the algorithm's own update, minibatches of the teacher's labels are
 fitted with the algorithm's optimizer at the current weight: PPO's actor by cross-entropy
