@@ -85,6 +85,14 @@ class PreStep:
         )
 
 
+def episode_success(
+    collided: np.ndarray, failures: np.ndarray, successes: np.ndarray
+) -> np.ndarray:
+    """Whether each episode succeeded: no collision, no mission failed, and at least one
+    mission succeeded (per-episode counts of the simulator's events)."""
+    return ~np.asarray(collided, dtype=bool) & (failures == 0) & (successes > 0)
+
+
 @dataclass
 class Totals:
     """Running sums per episode."""
@@ -140,7 +148,7 @@ class Totals:
         steps = np.maximum(self.steps, 1)
         s, f = self.sums, self.flags
         out: dict[str, np.ndarray] = {
-            "success": ~f["collision"] & (s["failed"] == 0) & (s["succeeded"] > 0),
+            "success": episode_success(f["collision"], s["failed"], s["succeeded"]),
             "collision": f["collision"].copy(),
             "at_fault_collision": f["at_fault"].copy(),
             "mean_speed_mps": s["speed"] / steps,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from car_ai_rl.envs.sb3_vec_env import HighwayMissionVecEnv
+from car_ai_rl.episodes.rollout import episode_success
 from car_ai_rl.policies.sb3_policy import SB3Policy
 from car_ai_rl.sim.params import SimParams
 from car_ai_rl.sim.reward import REWARD_TERMS
@@ -43,7 +44,7 @@ def evaluate_model(
         collision += live * r.event("collision")
         at_fault += live * r.event("at_fault")
         finished |= dones
-    success = (collision == 0) & (totals["failure_events"] == 0) & (totals["success_events"] > 0)
+    success = episode_success(collision > 0, totals["failure_events"], totals["success_events"])
     metrics = {
         "mission_success_rate": float(success.mean()),
         "collision_rate": float(collision.mean()),
