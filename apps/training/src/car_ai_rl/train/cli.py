@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from pathlib import Path
 from typing import Any
@@ -135,10 +136,47 @@ def run_training(args: argparse.Namespace, algo: str | None) -> int:
     return 0
 
 
+def run_pick(args: argparse.Namespace) -> int:
+    from car_ai_rl.train.pick import pick_checkpoint
+
+    best, scored = pick_checkpoint(
+        Path(args.log_dir), args.episodes, args.force, progress=not args.no_progress
+    )
+    result = {
+        "best": str(best.path),
+        "success_rate": best.success_rate,
+        "episodes": args.episodes,
+        "models": [{"path": str(s.path), "success_rate": s.success_rate} for s in scored],
+    }
+    print(json.dumps(result))
+    return 0
+
+
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser("train", help="train PPO or DQN", epilog=EPILOG)
     add_train_arguments(parser, with_algo=True)
     parser.set_defaults(func=lambda args: run_training(args, args.algo))
+
+    parser = subparsers.add_parser(
+        "pick-checkpoint",
+        help="copy a run's best checkpoint on validation episodes to <algo>-highway-best.zip",
+        description="Drive every checkpoint of a training run (and its final model) on the "
+        "same validation episodes, on the run's sim params and under the supervisor when it "
+        "trained under it, and copy the one with the highest mission success to "
+        "<algo>-highway-best.zip in the run directory. Prints one JSON line of the scores.",
+    )
+    parser.add_argument("log_dir", help="the training run's directory (e.g. runs/ppo-local)")
+    parser.add_argument(
+        "--episodes",
+        type=int_in(1, 1_000_000),
+        default=600,
+        help="validation episodes per model (default 600)",
+    )
+    parser.add_argument(
+        "--force", action="store_true", help="replace an existing <algo>-highway-best.zip"
+    )
+    parser.add_argument("--no-progress", action="store_true", help="hide the progress bars")
+    parser.set_defaults(func=run_pick)
 
 
 def script_parser(algo: str) -> argparse.ArgumentParser:
