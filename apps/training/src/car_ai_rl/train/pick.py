@@ -10,7 +10,6 @@ config, so the pick can then be evaluated on fresh seeds without bias.
 
 from __future__ import annotations
 
-import json
 import shutil
 import sys
 from collections.abc import Callable
@@ -22,10 +21,14 @@ import numpy as np
 from car_ai_rl.atomic_io import atomic_path
 from car_ai_rl.errors import UserError
 from car_ai_rl.train.checkpoints import checkpoints_newest_first
-from car_ai_rl.train.run_dir import final_model_path
+from car_ai_rl.train.run_dir import (
+    RUN_FILE,
+    best_model_path,
+    final_model_path,
+    inspect_log_dir,
+)
 
 VALIDATION_SEED_START = 30_000_000
-RUN_FILE = "run.json"
 
 
 @dataclass(frozen=True)
@@ -35,27 +38,25 @@ class Scored:
     success_rate: float
 
 
-def best_model_path(log_dir: Path, algo: str) -> Path:
-    return log_dir / f"{algo}-highway-best.zip"
-
-
 def read_run(log_dir: Path) -> tuple[str, bool]:
     """(algo, trained under the supervisor) from the run's ``run.json``."""
-    path = log_dir / RUN_FILE
     if not log_dir.is_dir():
         raise UserError(f"{log_dir}: not a run directory")
+    contents = inspect_log_dir(log_dir)
+    path = log_dir / RUN_FILE
+    if contents.record_problem:
+        raise UserError(contents.record_problem)
+    if contents.record is None:
+        raise UserError(f"{path}: not found (not a training run)")
     try:
-        record = json.loads(path.read_text())
-        return str(record["algo"]), bool(record["config"]["supervisor"])
-    except FileNotFoundError:
-        raise UserError(f"{path}: not found (not a training run)") from None
-    except (OSError, ValueError, KeyError, TypeError) as exc:
+        return str(contents.record["algo"]), bool(contents.record["config"]["supervisor"])
+    except (KeyError, TypeError) as exc:
         raise UserError(f"{path}: unreadable run record ({exc})") from None
 
 
 def models_of(log_dir: Path, algo: str) -> list[tuple[int, Path]]:
-    """(steps, path) of every checkpoint, oldest first, then the final model (steps -1 when
-    its step count is unknown: it is the newest)."""
+    """(steps, path) of every checkpoint, oldest first, then the final model, ranked one step
+    after the newest checkpoint (it is the newest model)."""
     models = sorted(checkpoints_newest_first(log_dir, algo))
     final = final_model_path(log_dir, algo)
     if final.exists():

@@ -44,6 +44,11 @@ def final_model_path(log_dir: Path, algo: str) -> Path:
     return log_dir / f"{algo}-highway-final.zip"
 
 
+def best_model_path(log_dir: Path, algo: str) -> Path:
+    """Where ``car-ai-rl pick-checkpoint`` copies the run's best model."""
+    return log_dir / f"{algo}-highway-best.zip"
+
+
 class RunLock:
     """An exclusive ``flock`` on the log dir itself (no lock file to leave behind)."""
 
