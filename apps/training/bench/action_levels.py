@@ -1,9 +1,10 @@
 """What the discrete action set costs a driver: the heuristic with its own continuous
 controls, beside the same heuristic restricted to the discrete actions a policy chooses from.
 
-The restricted driver maps the heuristic's controls, every step, to the action the kickstart
-would label them with: the discrete action nearest in acceleration with the same lane request,
-among those the supervisor allows (the verdicts in the observation). Both run under the
+The restricted driver drives, every step, the kickstart's label of the heuristic's controls
+(``train.pretrain.Teacher``): the controls after the supervisor, mapped to the discrete action
+nearest in acceleration with the same lane request, among those the supervisor allows (the
+verdicts in the observation). Both run under the
 supervisor on the same seeds of the leaderboard's suites, so the difference in mission success
 is what the 7 longitudinal levels cost a driver that knows what it wants; the rest of a learned
 policy's gap to the heuristic is the policy's own.
@@ -27,28 +28,25 @@ from car_ai_rl.cli import report
 from car_ai_rl.episodes.rollout import run_episodes
 from car_ai_rl.errors import UserError
 from car_ai_rl.evals.config import parse_config
-from car_ai_rl.policies.heuristic import heuristic_controls
 from car_ai_rl.policies.heuristic_policy import HeuristicPolicy
 from car_ai_rl.schema.files import read_yaml
-from car_ai_rl.sim.controls import DISCRETE_CONTROLS, nearest_discrete_action
-from car_ai_rl.sim.observation import allowed_actions
+from car_ai_rl.sim.controls import DISCRETE_CONTROLS
 from car_ai_rl.sim.params import SimParams
 from car_ai_rl.sim.state import SimState
+from car_ai_rl.train.pretrain import Teacher
 
 
 class DiscreteHeuristicPolicy(HeuristicPolicy):
-    """The heuristic driving only the discrete actions the supervisor allows."""
+    """The heuristic driving the kickstart's labels of its own controls: the discrete actions
+    the supervisor allows."""
 
     def __init__(self) -> None:
         super().__init__()
         self.name = "heuristic_discrete"
+        self.teacher = Teacher("heuristic", supervised=True)
 
     def act(self, obs: np.ndarray, state: SimState, params: SimParams) -> np.ndarray:
-        controls = heuristic_controls(state, params)
-        actions = nearest_discrete_action(
-            controls, state.speed_mps[:, 0], params, allowed_actions(obs)
-        )
-        return DISCRETE_CONTROLS[actions]
+        return DISCRETE_CONTROLS[self.teacher.labels(state, obs, params, "discrete", True)]
 
 
 def main(argv: list[str] | None = None) -> dict:
