@@ -401,3 +401,47 @@ def test_vehicles_in_neighbouring_lanes_do_not_collide() -> None:
     for _ in range(20):
         _, r = core.step(state, controls(), p)
         assert r.event("collision")[0] == 0.0
+
+
+# ------------------------------------------------------------------ the reward of an unasked exit
+def test_leaving_on_the_ramp_after_the_mission_succeeded_fails_it() -> None:
+    p = quiet_params()
+    state = lone_ego(p, lane=p.n_lanes - 1, speed_mps=25.0)
+    give_mission(state, p, "cruise", target_speed_mps=25.0)
+    for _ in range(round(p.cruise_hold_s * p.decision_hz)):
+        _, r = core.step(state, controls(), p)
+    assert state.mission_status[0] == layout.SUCCEEDED
+    state.exit_x_m[0] = state.x_m[0, 0] - 10.0  # the ego is in the exit zone now
+    for _ in range(30):
+        _, r = core.step(state, controls(lane=1.0), p)
+        if r.done[0]:
+            break
+    assert r.terminated[0] and r.event("exited")[0] == 1.0
+    assert r.event("mission_failure")[0] == 1.0 and r.event("mission_success")[0] == 0.0
+    assert r.term("mission_failure")[0] == -p.reward.mission_failure
+    assert r.final_obs is not None
+
+
+def test_leaving_on_the_ramp_after_a_failed_mission_does_not_fail_it_twice() -> None:
+    p = quiet_params()
+    state = lone_ego(p, lane=p.n_lanes - 1, speed_mps=20.0)
+    give_mission(state, p, "cruise", target_speed_mps=35.0)
+    for _ in range(round(p.mission_deadline_s * p.decision_hz)):
+        _, r = core.step(state, controls(), p)
+    assert state.mission_status[0] == layout.FAILED
+    state.exit_x_m[0] = state.x_m[0, 0] - 10.0
+    for _ in range(30):
+        _, r = core.step(state, controls(lane=1.0), p)
+        if r.done[0]:
+            break
+    assert r.event("exited")[0] == 1.0
+    assert r.event("mission_failure")[0] == 0.0 and r.term("mission_failure")[0] == 0.0
+
+
+def test_leaving_on_the_ramp_for_an_exit_mission_is_not_charged() -> None:
+    state, p = _exit_scene()
+    for _ in range(200):
+        _, r = core.step(state, controls(lane=1.0), p)
+        if r.done[0]:
+            break
+    assert r.event("exited")[0] == 1.0 and r.term("mission_failure")[0] == 0.0

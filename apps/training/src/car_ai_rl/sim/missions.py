@@ -9,8 +9,11 @@ Success and failure rules (each mission resolves once):
   for lane_hold_s; failure at the deadline.
 - exit: success when the ego leaves on the ramp; failure when it passes the end of the ramp's
   diverge zone, or the episode ends first.
-Leaving on the ramp during any other mission is a failure. A mission still pending when the time
-limit ends the episode fails: random changes only issue missions that have time to resolve.
+Leaving on the ramp during any other mission fails it, even after it succeeded: a cruise or
+lane mission asks the ego to keep driving on the highway (without this, ending the episode
+early on a ramp escaped every later mission and per-step penalty, and a trained policy took the
+ramp after 12-33% of its missions). A mission still pending when the time limit ends the episode
+fails: random changes only issue missions that have time to resolve.
 """
 
 from car_ai_rl.sim import streams
@@ -171,10 +174,13 @@ def schedule_change(env, b, seed, counter, p):
 
 @kernel
 def update_mission(veh, env, b, ego_exited, p):
-    """Judge the pending mission after a step. Returns (succeeded_now, failed_now)."""
+    """Judge the mission after a step. Returns (succeeded_now, failed_now)."""
+    kind = int(env[MISSION_KIND, b])
+    if ego_exited and kind != EXIT and env[MISSION_STATUS, b] == SUCCEEDED:
+        env[MISSION_STATUS, b] = FAILED  # left the highway unasked after succeeding
+        return False, True
     if env[MISSION_STATUS, b] != PENDING:
         return False, False
-    kind = int(env[MISSION_KIND, b])
     step = env[STEP, b]
     dt = p.dt_s
     success = False

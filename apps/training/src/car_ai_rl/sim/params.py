@@ -58,8 +58,8 @@ class MissionMix(ConfigModel):
 
 class RewardWeights(ConfigModel):
     """Weights of the named reward terms (see `car_ai_rl.sim.reward`); the reward is the sum of
-    the terms. Per-step terms are penalties, so ending the episode on the ramp never forfeits
-    reward."""
+    the terms. Per-step terms are penalties; leaving on a ramp no mission asked for fails the
+    mission (even one that had succeeded), so ending the episode early never pays."""
 
     speed: NonNegativeFloat = 0.15
     """Per-step penalty for the speed error: weight x min(|speed - target| / 10 m/s, 1)."""
@@ -69,7 +69,8 @@ class RewardWeights(ConfigModel):
     mission_success: NonNegativeFloat = 10.0
     """One-off bonus when a mission succeeds."""
     mission_failure: NonNegativeFloat = 10.0
-    """One-off penalty when a mission fails."""
+    """One-off penalty when a mission fails (leaving on a ramp though the mission, pending or
+    succeeded, is not an exit fails it)."""
     collision: NonNegativeFloat = 40.0
     """One-off penalty for a collision (which ends the episode)."""
     lane_change: NonNegativeFloat = 0.05

@@ -1,7 +1,8 @@
 """Named reward terms. Each is already weighted and signed; the reward is their sum.
 
-Per-step terms are penalties (<= 0), so ending the episode by taking the exit never forfeits
-future reward; success and failure are one-off events.
+Per-step terms are penalties (<= 0); success and failure are one-off events. Ending the episode
+early on a ramp would escape the per-step penalties, but leaving on a ramp no mission asked for
+fails the mission, even one that had succeeded (``sim.missions``).
 """
 
 from car_ai_rl.sim.jit import kernel
