@@ -3,11 +3,8 @@
 Both sides train SB3 PPO with the same hyperparameters, 4 envs and one torch thread: ours in
 the batched ``HighwayMissionVecEnv`` (no subprocesses), the peer in SB3's ``DummyVecEnv``. Ours
 also runs as training does by default: sb3-contrib's MaskablePPO under the supervisor, masked
-by the verdicts in the observation. Last, the default training configuration (its PPO
-hyperparameters and 256x256 network, masked, supervised) with sb3-contrib's masked policy and
-with ours (``train.maskable_policy``: the same numbers from a leaner forward pass), the peers
-the seed command's reinforcement-learning time depends on. Prints one JSON object with
-timesteps/s for each and the ratios. Run from apps/training after `pip install -e .[bench]`:
+by the verdicts in the observation. Prints one JSON object with timesteps/s for each and the
+ratios. Run from apps/training after `pip install -e .[bench]`:
 
     python bench/train_throughput.py [--our-steps 40960] [--peer-steps 2048]
 """
@@ -26,9 +23,6 @@ from stable_baselines3 import PPO
 from stable_baselines3.common.vec_env import DummyVecEnv
 
 from car_ai_rl.envs.sb3_vec_env import HighwayMissionVecEnv
-from car_ai_rl.train.config import TrainConfig
-from car_ai_rl.train.maskable_policy import MaskedActorCriticPolicy
-from car_ai_rl.train.runner import ppo_kwargs
 
 N_ENVS = 4
 PPO_KWARGS = {"n_steps": 256, "batch_size": 256, "n_epochs": 4, "device": "cpu", "verbose": 0}
@@ -36,18 +30,8 @@ PPO_KWARGS = {"n_steps": 256, "batch_size": 256, "n_epochs": 4, "device": "cpu",
 
 def timesteps_per_s(env, steps: int, algo: type = PPO) -> float:
     """Train ``algo`` for ``steps`` after one warm-up rollout; timesteps per wall second."""
-    return _timed(algo("MlpPolicy", env, seed=0, **PPO_KWARGS), steps)
-
-
-def default_config_timesteps_per_s(steps: int, policy: type | str) -> float:
-    """The default training configuration's PPO on our supervised env with ``policy``."""
-    config = TrainConfig()
-    env = HighwayMissionVecEnv(N_ENVS, safety_supervisor=config.supervisor)
-    return _timed(MaskablePPO(policy, env, **ppo_kwargs(config)), steps)
-
-
-def _timed(model, steps: int) -> float:
-    model.learn(model.n_steps * N_ENVS)  # warm-up: compilation, first rollout
+    model = algo("MlpPolicy", env, seed=0, **PPO_KWARGS)
+    model.learn(PPO_KWARGS["n_steps"] * N_ENVS)  # warm-up: compilation, first rollout
     start = time.perf_counter()
     model.learn(steps, reset_num_timesteps=False)
     return steps / (time.perf_counter() - start)
@@ -57,7 +41,6 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--our-steps", type=int, default=40_960)
     parser.add_argument("--peer-steps", type=int, default=2_048)
-    parser.add_argument("--config-steps", type=int, default=81_920)
     args = parser.parse_args()
     torch.set_num_threads(1)
     torch.distributions.Distribution.set_default_validate_args(False)
@@ -66,9 +49,6 @@ def main() -> None:
     masked = timesteps_per_s(
         HighwayMissionVecEnv(N_ENVS, safety_supervisor=True), args.our_steps, MaskablePPO
     )
-
-    config_sb3_contrib = default_config_timesteps_per_s(args.config_steps, "MlpPolicy")
-    config_ours = default_config_timesteps_per_s(args.config_steps, MaskedActorCriticPolicy)
 
     warnings.filterwarnings("ignore")
     import highway_env  # noqa: F401  (registers highway-fast-v0)
@@ -88,15 +68,6 @@ def main() -> None:
                 "seed_command_minutes_ours": round(1_500_000 / ours / 60, 1),
                 "seed_command_minutes_ours_masked": round(1_500_000 / masked / 60, 1),
                 "seed_command_hours_peer": round(1_500_000 / peer / 3600, 1),
-                "default_config": {
-                    "sb3_contrib_policy_timesteps_per_s": round(config_sb3_contrib, 1),
-                    "our_policy_timesteps_per_s": round(config_ours, 1),
-                    "speedup": round(config_ours / config_sb3_contrib, 2),
-                    "seed_command_rl_minutes_sb3_contrib_policy": round(
-                        1_500_000 / config_sb3_contrib / 60, 1
-                    ),
-                    "seed_command_rl_minutes_our_policy": round(1_500_000 / config_ours / 60, 1),
-                },
             },
             indent=2,
         )

@@ -101,11 +101,7 @@ def detect_algo(data: dict[str, Any], path: Path) -> str:
     raise UserError(f"{path}: unsupported SB3 model (only PPO and DQN zips are supported)")
 
 
-MASKED_POLICY_MODULES = (
-    "sb3_contrib.common.maskable",
-    "car_ai_rl.train.masked_dqn",
-    "car_ai_rl.train.maskable_policy",
-)
+MASKED_POLICY_MODULES = ("sb3_contrib.common.maskable", "car_ai_rl.train.masked_dqn")
 
 
 def detect_masked(data: dict[str, Any]) -> bool:

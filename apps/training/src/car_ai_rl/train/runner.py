@@ -26,7 +26,6 @@ from car_ai_rl.train.checkpoints import (
 from car_ai_rl.train.config import MAX_ENVS, TrainConfig
 from car_ai_rl.train.curriculum import params_at
 from car_ai_rl.train.imitation import DEMOS_FILE, ImitationCallback, load_demos, save_demos
-from car_ai_rl.train.maskable_policy import MaskedActorCriticPolicy
 from car_ai_rl.train.masked_dqn import MaskedDQN
 from car_ai_rl.train.pretrain import kickstart
 from car_ai_rl.train.run_dir import final_model_path
@@ -54,36 +53,27 @@ def learning_rate_schedule(rate: float, kind: str):
     return lambda remaining: rate * remaining
 
 
-def ppo_policy(config: TrainConfig) -> type | str:
-    """The PPO policy class: the lean masked forward pass when the policy is masked."""
-    return MaskedActorCriticPolicy if config.masked else "MlpPolicy"
-
-
-def ppo_kwargs(config: TrainConfig) -> dict:
-    """The SB3 PPO arguments a config trains with (hyperparameters, network, seed)."""
-    h = config.ppo
-    return {
-        "n_steps": h.n_steps,
-        "batch_size": h.batch_size,
-        "n_epochs": h.n_epochs,
-        "learning_rate": learning_rate_schedule(h.learning_rate, h.lr_schedule),
-        "gamma": h.gamma,
-        "gae_lambda": h.gae_lambda,
-        "clip_range": h.clip_range,
-        "ent_coef": h.ent_coef,
-        "vf_coef": h.vf_coef,
-        "max_grad_norm": h.max_grad_norm,
-        "policy_kwargs": {"net_arch": list(h.net_arch)},
-        "seed": config.seed,
-        "device": "cpu",
-        "verbose": 0,
-    }
-
-
 def build_model(config: TrainConfig, env: HighwayMissionVecEnv, tb_dir: Path) -> BaseAlgorithm:
     if config.algo == "ppo":
+        h = config.ppo
         return algo_class(config)(
-            ppo_policy(config), env, tensorboard_log=str(tb_dir), **ppo_kwargs(config)
+            "MlpPolicy",
+            env,
+            n_steps=h.n_steps,
+            batch_size=h.batch_size,
+            n_epochs=h.n_epochs,
+            learning_rate=learning_rate_schedule(h.learning_rate, h.lr_schedule),
+            gamma=h.gamma,
+            gae_lambda=h.gae_lambda,
+            clip_range=h.clip_range,
+            ent_coef=h.ent_coef,
+            vf_coef=h.vf_coef,
+            max_grad_norm=h.max_grad_norm,
+            policy_kwargs={"net_arch": list(h.net_arch)},
+            tensorboard_log=str(tb_dir),
+            seed=config.seed,
+            device="cpu",
+            verbose=0,
         )
     h = config.dqn
     return algo_class(config)(
