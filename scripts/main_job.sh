@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# The main job on embedded defaults: train PPO with the seed command, export it to ONNX, roll
-# out and evaluate it against the heuristic driver, then serve the voice-driven simulator.
+# The main job on embedded defaults: train PPO with the seed command, export it to ONNX, pick
+# the run's best checkpoint on validation episodes and ship that one: export it, roll it out,
+# evaluate it against the heuristic driver, then serve it in the voice-driven simulator.
 # STEPS=... overrides the step count (default: the seed's 1,500,000); SERVE=0 skips serving.
 # Run again, it continues the training in $LOG_DIR (nothing to do if it finished; more steps if
 # STEPS grew); FRESH=1 moves that run aside to $LOG_DIR.old-<time> and trains a new one.
@@ -17,8 +18,14 @@ elif [ -f "$LOG_DIR/run.json" ]; then
 fi
 python scripts/train_ppo.py --steps "$STEPS" --n-envs 4 --log-dir "$LOG_DIR" ${RUN[@]+"${RUN[@]}"}
 python scripts/export_onnx.py "$LOG_DIR/ppo-highway-final.zip" "$LOG_DIR/ppo-highway-final.onnx"
-car-ai-rl episodes --policy "$LOG_DIR/ppo-highway-final.zip" --episodes 500 --seed 1 \
-  --out "$LOG_DIR/episodes" --video 2
+# The pick is redone only when the run has a newer final model than its pick (a resumed run).
+if [ ! -f "$LOG_DIR/ppo-highway-best.zip" ] ||
+  [ "$LOG_DIR/ppo-highway-final.zip" -nt "$LOG_DIR/ppo-highway-best.zip" ]; then
+  car-ai-rl pick-checkpoint "$LOG_DIR" --force
+fi
+python scripts/export_onnx.py "$LOG_DIR/ppo-highway-best.zip" "$LOG_DIR/ppo-highway-best.onnx"
+car-ai-rl episodes --policy "$LOG_DIR/ppo-highway-best.zip" --episodes 500 --seed 1 \
+  --out "$LOG_DIR/episodes-best" --video 2
 status=0
 car-ai-rl eval --config evals/highway_cruise.yaml || status=$?
 if [ "$status" = 1 ]; then
@@ -28,5 +35,5 @@ elif [ "$status" != 0 ]; then
 fi
 if [ "${SERVE:-1}" != 0 ]; then
   echo "serving the simulator on http://127.0.0.1:8000 (Ctrl-C to stop)"
-  exec car-ai-rl serve --model "$LOG_DIR/ppo-highway-final.onnx"
+  exec car-ai-rl serve --model "$LOG_DIR/ppo-highway-best.onnx"
 fi

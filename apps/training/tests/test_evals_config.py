@@ -14,7 +14,8 @@ from car_ai_rl.errors import ConfigError, UserError
 from car_ai_rl.evals.config import load_config, parse_config
 
 SHIPPED = Path(__file__).resolve().parents[1] / "evals" / "highway_cruise.yaml"
-PPO_MODEL = Path("runs/ppo-local/ppo-highway-final.onnx")
+PPO_MODEL = Path("runs/ppo-local/ppo-highway-best.onnx")  # the main job ships the run's pick
+PPO_FINAL = Path("runs/ppo-local/ppo-highway-final.onnx")
 
 
 @pytest.fixture
@@ -64,12 +65,14 @@ def test_leaderboard_uses_fresh_seeds(tmp_path: Path, monkeypatch: pytest.Monkey
     from car_ai_rl.train.pretrain import PRETRAIN_SEED
 
     monkeypatch.chdir(tmp_path)
-    for model in (PPO_MODEL, Path("runs/dqn-local/dqn-highway-final.onnx")):
+    for model in (PPO_MODEL, PPO_FINAL, Path("runs/dqn-local/dqn-highway-final.onnx")):
         model.parent.mkdir(parents=True, exist_ok=True)
         model.write_bytes(b"")
     board = load_config(SHIPPED.with_name("leaderboard.yaml"))
     gate = load_config(SHIPPED)
-    assert [c.name for c in board.candidates] == ["heuristic", "ppo", "dqn", "oracle"]
+    assert [c.name for c in board.candidates] == ["heuristic", "ppo", "ppo-final", "dqn", "oracle"]
+    assert [c.source for c in board.candidates[1:3]] == [str(PPO_MODEL), str(PPO_FINAL)]
+    assert all(r.candidates == ("ppo", "ppo-final", "dqn") for r in board.rules)
     assert [s.name for s in board.suites] == [s.name for s in gate.suites]
     for suite, gate_suite in zip(board.suites, gate.suites, strict=True):
         assert suite.episodes >= 1000
