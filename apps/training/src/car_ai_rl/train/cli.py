@@ -169,8 +169,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--episodes",
         type=int_in(1, 1_000_000),
-        default=600,
-        help="validation episodes per model (default 600)",
+        default=2400,
+        help="validation episodes per model (default 2400)",
     )
     parser.add_argument(
         "--force", action="store_true", help="replace an existing <algo>-highway-best.zip"
