@@ -347,16 +347,43 @@ def test_new_export_is_announced_to_connected_pages(make_config, models, tmp_pat
 def test_default_model_is_optional(make_config, monkeypatch, tmp_path) -> None:
     from car_ai_sim_app import model_store
 
-    missing = tmp_path / "runs" / "ppo-local" / "ppo-highway-final.onnx"
-    monkeypatch.setattr(model_store, "DEFAULT_MODEL", missing)
+    run = tmp_path / "runs" / "ppo-local"
+    missing = (run / "ppo-highway-best.onnx", run / "ppo-highway-final.onnx")
+    monkeypatch.setattr(model_store, "DEFAULT_MODELS", missing)
     with TestClient(create_app(make_config(model=None))) as client:
         status = client.get("/api/registry").json()
-        assert status["models"] == {} and "does not exist" in status["last_error"]
+        assert status["models"] == {} and "no model yet" in status["last_error"]
         with client.websocket_connect("/ws") as ws:
             assert receive(ws, "hello")["registry"]["models"] == {}
             assert receive(ws, "tick")["type"] == "tick"
     assert json.dumps(status)
     assert isinstance(Path(status["source"]), Path)
+
+
+def test_default_model_is_the_pick_else_the_final_model(
+    make_config, models, monkeypatch, tmp_path
+) -> None:
+    """Without --model the server serves the main job's pick, or the final model until the
+    pick is exported; the pick replaces it as soon as it appears."""
+    from car_ai_sim_app import model_store
+
+    run = tmp_path / "runs" / "ppo-local"
+    run.mkdir(parents=True)
+    best, final = run / "ppo-highway-best.onnx", run / "ppo-highway-final.onnx"
+    monkeypatch.setattr(model_store, "DEFAULT_MODELS", (best, final))
+    shutil.copy(models.good, final)
+    with TestClient(create_app(make_config(model=None))) as client:
+        status = client.get("/api/registry").json()
+        assert status["source"] == str(final.resolve()) and status["last_error"] is None
+        shutil.copy(
+            modelkit.with_metadata(models.good, tmp_path / "pick.onnx", train_steps="4096"), best
+        )
+        reply = client.post("/api/registry/reload").json()
+        assert reply["ok"] and reply["changed"]
+        status = client.get("/api/registry").json()
+        assert status["source"] == str(best.resolve())
+        served = client.get(status["models"]["ppo-highway-best"]["url"]).content
+        assert served == best.read_bytes()
 
 
 def test_leaving_on_the_exit_starts_a_new_drive_with_notice(client) -> None:

@@ -12,6 +12,7 @@ from test_evals_support import FakePolicy, base_config, install_fakes, write_con
 from car_ai_rl.cli import run
 from car_ai_rl.errors import ConfigError, UserError
 from car_ai_rl.evals.config import load_config, parse_config
+from car_ai_rl.train.run_dir import best_model_path
 
 SHIPPED = Path(__file__).resolve().parents[1] / "evals" / "highway_cruise.yaml"
 PPO_MODEL = Path("runs/ppo-local/ppo-highway-best.onnx")  # the main job ships the run's pick
@@ -55,13 +56,15 @@ def test_shipped_config_is_valid_and_covers_the_scenarios(
     assert {r.metric for r in config.rules} >= {"success_rate", "collision_rate"}
     episodes = sum(s.episodes for s in config.suites)
     assert episodes <= 1000  # per candidate and mode: the main job's evaluation stays short
-    # rules judge the shipped model; the oracle is a reference
+    # rules judge the shipped model (the main job's pick); the oracle is a reference
     assert all(r.candidates == ("ppo",) for r in config.rules)
+    assert best_model_path(Path("runs/ppo-local"), "ppo").with_suffix(".onnx") == PPO_MODEL
 
 
 def test_leaderboard_uses_fresh_seeds(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """1,000 episodes per suite on seeds that neither the gate nor training use."""
     from car_ai_rl.train.evaluation import EVAL_SEED
+    from car_ai_rl.train.pick import VALIDATION_SEED_START
     from car_ai_rl.train.pretrain import PRETRAIN_SEED
 
     monkeypatch.chdir(tmp_path)
@@ -79,6 +82,7 @@ def test_leaderboard_uses_fresh_seeds(tmp_path: Path, monkeypatch: pytest.Monkey
         assert suite.params == gate_suite.params
     used = [(s.seed_start, s.seed_start + s.episodes) for s in gate.suites]
     used += [(EVAL_SEED, EVAL_SEED + 100_000), (PRETRAIN_SEED, PRETRAIN_SEED + 100_000)]
+    used += [(VALIDATION_SEED_START, VALIDATION_SEED_START + 1_000_000)]  # pick-checkpoint's
     for s in board.suites:
         assert all(s.seed_start + s.episodes <= lo or s.seed_start >= hi for lo, hi in used)
 

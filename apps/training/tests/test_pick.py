@@ -92,6 +92,32 @@ def test_bad_run_dirs_get_one_line_errors(tmp_path: Path, capsys: pytest.Capture
     assert "no checkpoints or final model" in err and "Traceback" not in err
 
 
+def test_command_validates_on_2400_episodes_by_default(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
+) -> None:
+    """600 episodes left a model's success uncertain by about as much as a run's checkpoints
+    differ; the default is 2,400 (README)."""
+    import car_ai_rl.train.pick as pick
+
+    run_dir = make_run(tmp_path / "run", [0, 100])
+    calls: list = []
+    real = pick.pick_checkpoint
+    monkeypatch.setattr(
+        pick,
+        "pick_checkpoint",
+        lambda log_dir, episodes, force, progress: real(
+            log_dir, episodes, force, progress=progress, score=scorer(SCORES, calls)
+        ),
+    )
+    assert run(["pick-checkpoint", str(run_dir), "--no-progress"]) == 0
+    assert [len(seeds) for _, seeds, _ in calls] == [2400, 2400, 2400]
+    assert all(seeds[0] == VALIDATION_SEED_START for _, seeds, _ in calls)
+    assert json.loads(capsys.readouterr().out.strip().splitlines()[-1])["episodes"] == 2400
+
+
+SCORES = {"ppo_0_steps.zip": 0.5, "ppo_100_steps.zip": 0.6, "ppo-highway-final.zip": 0.55}
+
+
 def test_command_drives_real_models_and_prints_their_scores(
     models: TinyModels, tmp_path: Path, capsys: pytest.CaptureFixture
 ) -> None:

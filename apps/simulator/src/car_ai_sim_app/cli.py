@@ -43,8 +43,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     source.add_argument(
         "--model",
         default=None,
-        help="one exported .onnx model for every mission kind (default: "
-        "runs/ppo-local/ppo-highway-final.onnx in the working directory)",
+        help="one exported .onnx model for every mission kind (default, in the working "
+        "directory: runs/ppo-local/ppo-highway-best.onnx, the main job's pick, else "
+        "runs/ppo-local/ppo-highway-final.onnx)",
     )
     source.add_argument(
         "--registry", default=None, help="JSON registry mapping mission kinds to models"

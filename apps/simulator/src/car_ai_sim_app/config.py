@@ -13,7 +13,11 @@ PROTOCOL_VERSION = 2
 
 # Defaults relative to the working directory, like every car-ai-rl command: run from
 # apps/training, these are what the README's main command writes and evaluation reads.
-DEFAULT_MODEL = Path("runs") / "ppo-local" / "ppo-highway-final.onnx"
+# The default model: the main job's shipped pick, else the seed document's final model.
+DEFAULT_MODELS = (
+    Path("runs") / "ppo-local" / "ppo-highway-best.onnx",
+    Path("runs") / "ppo-local" / "ppo-highway-final.onnx",
+)
 DEFAULT_MISSION_LOG = Path("runs") / "mission_log.sqlite"
 # The page and its npm packages ship inside the package (package data), so a regular install
 # serves them as an editable one does.

@@ -6,7 +6,7 @@ import dataclasses
 import logging
 from pathlib import Path
 
-from car_ai_sim_app.config import DEFAULT_MODEL, AppConfig
+from car_ai_sim_app.config import DEFAULT_MODELS, AppConfig
 from car_ai_sim_app.registry import (
     Registry,
     RegistryError,
@@ -49,14 +49,21 @@ class RegistryStore:
             return load_registry_file(Path(self.config.registry), version, max_bytes)
         if self.config.model is not None:
             return single_model_registry(Path(self.config.model), version, max_bytes)
-        registry = single_model_registry(DEFAULT_MODEL, version, max_bytes, required=False)
+        return self._default_registry(version, max_bytes)
+
+    def _default_registry(self, version: int, max_bytes: int) -> Registry:
+        """The first of DEFAULT_MODELS that exists; both are watched, so the shipped pick
+        replaces the final model as soon as it is exported."""
+        present = [path for path in DEFAULT_MODELS if path.exists()]
+        path = present[0] if present else DEFAULT_MODELS[0]
+        registry = single_model_registry(path, version, max_bytes, required=False)
         if not registry.models:
             self.last_error = (
-                f"no model yet: {DEFAULT_MODEL} does not exist (the README's main command "
-                "exports it); it is picked up as soon as it appears"
+                f"no model yet: neither {' nor '.join(map(str, DEFAULT_MODELS))} exists (the "
+                "README's main command exports them); the first to appear is picked up"
             )
             log.warning(self.last_error)
-        return registry
+        return dataclasses.replace(registry, watched=tuple(p.resolve() for p in DEFAULT_MODELS))
 
     def changed_on_disk(self) -> bool:
         return file_stamp(self.current.watched) != self._stamp
