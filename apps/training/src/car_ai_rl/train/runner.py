@@ -54,8 +54,15 @@ def learning_rate_schedule(rate: float, kind: str):
 
 
 def build_model(config: TrainConfig, env: HighwayMissionVecEnv, tb_dir: Path) -> BaseAlgorithm:
+    h = config.ppo if config.algo == "ppo" else config.dqn
+    shared = {
+        "policy_kwargs": {"net_arch": list(h.net_arch)},
+        "tensorboard_log": str(tb_dir),
+        "seed": config.seed,
+        "device": "cpu",
+        "verbose": 0,
+    }
     if config.algo == "ppo":
-        h = config.ppo
         return algo_class(config)(
             "MlpPolicy",
             env,
@@ -69,13 +76,8 @@ def build_model(config: TrainConfig, env: HighwayMissionVecEnv, tb_dir: Path) ->
             ent_coef=h.ent_coef,
             vf_coef=h.vf_coef,
             max_grad_norm=h.max_grad_norm,
-            policy_kwargs={"net_arch": list(h.net_arch)},
-            tensorboard_log=str(tb_dir),
-            seed=config.seed,
-            device="cpu",
-            verbose=0,
+            **shared,
         )
-    h = config.dqn
     return algo_class(config)(
         "MlpPolicy",
         env,
@@ -90,11 +92,7 @@ def build_model(config: TrainConfig, env: HighwayMissionVecEnv, tb_dir: Path) ->
         exploration_initial_eps=h.exploration_initial_eps,
         exploration_fraction=h.exploration_fraction,
         exploration_final_eps=h.exploration_final_eps,
-        policy_kwargs={"net_arch": list(h.net_arch)},
-        tensorboard_log=str(tb_dir),
-        seed=config.seed,
-        device="cpu",
-        verbose=0,
+        **shared,
     )
 
 
