@@ -18,9 +18,9 @@ elif [ -f "$LOG_DIR/run.json" ]; then
 fi
 python scripts/train_ppo.py --steps "$STEPS" --n-envs 4 --log-dir "$LOG_DIR" ${RUN[@]+"${RUN[@]}"}
 python scripts/export_onnx.py "$LOG_DIR/ppo-highway-final.zip" "$LOG_DIR/ppo-highway-final.onnx"
-# The pick is redone only when the run has a newer final model than its pick (a resumed run).
-if [ ! -f "$LOG_DIR/ppo-highway-best.zip" ] ||
-  [ "$LOG_DIR/ppo-highway-final.zip" -nt "$LOG_DIR/ppo-highway-best.zip" ]; then
+# Picked when the run has no pick yet or a newer final model than its pick (a resumed run);
+# -nt is also true when the pick does not exist.
+if [ "$LOG_DIR/ppo-highway-final.zip" -nt "$LOG_DIR/ppo-highway-best.zip" ]; then
   car-ai-rl pick-checkpoint "$LOG_DIR" --force
 fi
 python scripts/export_onnx.py "$LOG_DIR/ppo-highway-best.zip" "$LOG_DIR/ppo-highway-best.onnx"

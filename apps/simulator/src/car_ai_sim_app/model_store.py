@@ -54,8 +54,7 @@ class RegistryStore:
     def _default_registry(self, version: int, max_bytes: int) -> Registry:
         """The first of DEFAULT_MODELS that exists; both are watched, so the shipped pick
         replaces the final model as soon as it is exported."""
-        present = [path for path in DEFAULT_MODELS if path.exists()]
-        path = present[0] if present else DEFAULT_MODELS[0]
+        path = next((p for p in DEFAULT_MODELS if p.exists()), DEFAULT_MODELS[0])
         registry = single_model_registry(path, version, max_bytes, required=False)
         if not registry.models:
             self.last_error = (
