@@ -2,7 +2,8 @@
 # The main job on embedded defaults: train PPO with the seed command, export it to ONNX, pick
 # the run's best checkpoint on validation episodes and ship that one: export it, roll it out,
 # evaluate it against the heuristic driver, then serve it in the voice-driven simulator.
-# STEPS=... overrides the step count (default: the seed's 1,500,000); SERVE=0 skips serving.
+# STEPS=... overrides the step count (default: the seed's 1,500,000); LOG_DIR=... the run's
+# directory (default runs/ppo-local); SERVE=0 skips serving.
 # Run again, it continues the training in $LOG_DIR (nothing to do if it finished; more steps if
 # STEPS grew); FRESH=1 moves that run aside to $LOG_DIR.old-<time> and trains a new one.
 set -euo pipefail
@@ -27,7 +28,9 @@ python scripts/export_onnx.py "$LOG_DIR/ppo-highway-best.zip" "$LOG_DIR/ppo-high
 car-ai-rl episodes --policy "$LOG_DIR/ppo-highway-best.zip" --episodes 500 --seed 1 \
   --out "$LOG_DIR/episodes-best" --video 2
 status=0
-car-ai-rl eval --config evals/highway_cruise.yaml || status=$?
+# the gate judges this run's pick, wherever LOG_DIR puts it
+car-ai-rl eval --config evals/highway_cruise.yaml --candidate "ppo=$LOG_DIR/ppo-highway-best.onnx" \
+  || status=$?
 if [ "$status" = 1 ]; then
   echo "the evaluation gate reported a regression (see runs/evals/highway_cruise/report.html)"
 elif [ "$status" != 0 ]; then

@@ -301,3 +301,40 @@ def test_unreadable_model_exits_2_before_any_episode(
     assert f"candidates[0].source: {valid['candidates'][0]['source']}: not an ONNX model" in err
     assert "candidates[1].source:" in err
     assert fake.calls == []
+
+
+def test_candidate_flag_replaces_a_source(valid: dict[str, Any], tmp_path: Path) -> None:
+    path = write_config(tmp_path / "eval.yaml", valid)
+    other = tmp_path / "elsewhere" / "model.onnx"
+    other.parent.mkdir()
+    other.write_bytes(b"")
+    config = load_config(path, sources={"cand": str(other)})
+    assert [c.source for c in config.candidates] == [valid["candidates"][0]["source"], str(other)]
+    assert config.raw["candidates"][1]["source"] == str(other)  # the record says what ran
+    assert load_config(path, sources={"cand": "heuristic"}).candidates[1].source == "heuristic"
+
+
+@pytest.mark.parametrize(
+    ("flag", "message"),
+    [
+        ("nobody=heuristic", "--candidate: the config has no candidate 'nobody' (base, cand)"),
+        ("cand=missing.onnx", "--candidate cand: file not found: missing.onnx"),
+        ("cand", "--candidate: must be NAME=SOURCE, got 'cand'"),
+    ],
+)
+def test_bad_candidate_flag_exits_2_in_one_line(
+    valid: dict[str, Any],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    flag: str,
+    message: str,
+) -> None:
+    path = write_config(tmp_path / "eval.yaml", valid)
+    try:
+        code = run(["eval", "--config", str(path), "--candidate", flag, "--no-progress"])
+    except SystemExit as exc:  # a malformed flag stops at parsing, as argparse does
+        code = exc.code
+    err = capsys.readouterr().err
+    assert code == 2
+    assert message in err and len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "out").exists()

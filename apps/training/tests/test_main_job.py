@@ -14,12 +14,14 @@ import pytest
 SCRIPT = Path(__file__).resolve().parents[3] / "scripts" / "main_job.sh"
 STUB = """#!/usr/bin/env bash
 echo "$(basename "$0") $*" >> "$STUB_LOG"
+run="${LOG_DIR:-runs/ppo-local}"
 case "$*" in
-  *train_ppo.py*) [ "${STUB_TRAIN_WRITES:-1}" = 1 ] && touch runs/ppo-local/ppo-highway-final.zip
-                  touch runs/ppo-local/run.json ;;
+  *train_ppo.py*) mkdir -p "$run"
+                  [ "${STUB_TRAIN_WRITES:-1}" = 1 ] && touch "$run/ppo-highway-final.zip"
+                  touch "$run/run.json" ;;
   *export_onnx.py*) touch "$3" ;;
   pick-checkpoint*) [ "${STUB_PICK_CODE:-0}" = 0 ] || exit "$STUB_PICK_CODE"
-                    touch runs/ppo-local/ppo-highway-best.zip ;;
+                    touch "$run/ppo-highway-best.zip" ;;
 esac
 exit 0
 """
@@ -78,6 +80,16 @@ def test_a_fresh_run_trains_picks_and_ships_the_pick(repo: Path) -> None:
     assert calls[3].endswith("ppo-highway-best.zip runs/ppo-local/ppo-highway-best.onnx")
     assert "--policy runs/ppo-local/ppo-highway-best.zip" in calls[4]
     assert "evals/highway_cruise.yaml" in calls[5]
+    assert "--candidate ppo=runs/ppo-local/ppo-highway-best.onnx" in calls[5]
+
+
+def test_another_log_dir_is_trained_gated_and_served_together(repo: Path) -> None:
+    code, calls = main_job(repo, LOG_DIR="runs/other")
+    assert code == 0
+    assert "--log-dir runs/other" in calls[0]
+    assert calls[2] == "car-ai-rl pick-checkpoint runs/other --force"
+    assert "--candidate ppo=runs/other/ppo-highway-best.onnx" in calls[-1]
+    assert not any("runs/ppo-local" in c for c in calls)
 
 
 def test_a_finished_run_keeps_its_pick(repo: Path) -> None:

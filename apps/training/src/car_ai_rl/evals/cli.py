@@ -30,6 +30,15 @@ def register(subparsers: Any) -> None:
         action="store_true",
         help="write into an output directory holding another evaluation's results",
     )
+    parser.add_argument(
+        "--candidate",
+        action="append",
+        type=_candidate_source,
+        default=[],
+        metavar="NAME=SOURCE",
+        help="evaluate SOURCE (heuristic, oracle, or a .zip or .onnx model) as the config's "
+        "candidate NAME (repeatable)",
+    )
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bars")
     parser.set_defaults(func=_cmd_eval)
 
@@ -66,12 +75,24 @@ def register(subparsers: Any) -> None:
     parser.set_defaults(func=_cmd_monitor)
 
 
+def _candidate_source(text: str) -> tuple[str, str]:
+    name, sep, source = text.partition("=")
+    if not sep or not name.strip() or not source.strip():
+        raise argparse.ArgumentTypeError(f"must be NAME=SOURCE, got {text!r}")
+    return name.strip(), source.strip()
+
+
 def _cmd_eval(args: argparse.Namespace) -> int:
     from car_ai_rl.evals.config import load_config
     from car_ai_rl.evals.evaluate import evaluate
     from car_ai_rl.evals.report import markdown
 
-    config = load_config(args.config, output_dir=args.out, mission_log=args.mission_log)
+    config = load_config(
+        args.config,
+        output_dir=args.out,
+        mission_log=args.mission_log,
+        sources=dict(args.candidate),
+    )
     outcome = evaluate(
         config,
         progress=not args.no_progress,

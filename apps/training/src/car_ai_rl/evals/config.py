@@ -10,7 +10,7 @@ file into the :class:`EvalConfig` the runner uses. Relative paths (model files, 
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -474,11 +474,38 @@ def load_config(
     *,
     output_dir: str | Path | None = None,
     mission_log: str | Path | None = None,
+    sources: Mapping[str, str] | None = None,
 ) -> EvalConfig:
-    """Read and check an eval config; raise :class:`ConfigError` listing every problem."""
+    """Read and check an eval config; raise :class:`ConfigError` listing every problem.
+    ``sources`` replaces the named candidates' sources (``--candidate NAME=SOURCE``)."""
     path = Path(path)
     data = read_yaml(path, flag="--config")
+    if sources:
+        data = with_sources(data, sources)
     return parse_config(data, path=path, output_dir=output_dir, mission_log=mission_log)
+
+
+def with_sources(data: Any, sources: Mapping[str, str]) -> Any:
+    """A copy of the config's data with the sources of the candidates named in ``sources``
+    replaced; a name the config has no candidate for is an error."""
+    candidates = data.get("candidates") if isinstance(data, dict) else None
+    if not isinstance(candidates, list):
+        return data  # the config's own check reports what is wrong with it
+    names = [c.get("name") for c in candidates if isinstance(c, dict)]
+    for name in sources:
+        if name not in names:
+            listed = ", ".join(str(n) for n in names)
+            raise ConfigError("--candidate", f"the config has no candidate {name!r} ({listed})")
+    for name, source in sources.items():
+        if source not in ("heuristic", "oracle") and not Path(source).is_file():
+            raise ConfigError(f"--candidate {name}", f"file not found: {source}")
+    replaced = [
+        {**c, "source": sources[c["name"]]}
+        if isinstance(c, dict) and c.get("name") in sources
+        else c
+        for c in candidates
+    ]
+    return {**data, "candidates": replaced}
 
 
 def parse_config(
