@@ -3,7 +3,7 @@
 # the run's best checkpoint on validation episodes and ship that one: export it, roll it out,
 # evaluate it against the heuristic driver, then serve it in the voice-driven simulator.
 # STEPS=... overrides the step count (default: the seed's 1,500,000); LOG_DIR=... the run's
-# directory (default runs/ppo-local); SERVE=0 skips serving.
+# directory, relative to apps/training (default runs/ppo-local); SERVE=0 skips serving.
 # Run again, it continues the training in $LOG_DIR (nothing to do if it finished; more steps if
 # STEPS grew); FRESH=1 moves that run aside to $LOG_DIR.old-<time> and trains a new one.
 set -euo pipefail
@@ -27,12 +27,14 @@ fi
 python scripts/export_onnx.py "$LOG_DIR/ppo-highway-best.zip" "$LOG_DIR/ppo-highway-best.onnx"
 car-ai-rl episodes --policy "$LOG_DIR/ppo-highway-best.zip" --episodes 500 --seed 1 \
   --out "$LOG_DIR/episodes-best" --video 2
+# the gate judges this run's pick; another run's report goes beside that run
+GATE_DIR=runs/evals/highway_cruise
+[ "$LOG_DIR" = runs/ppo-local ] || GATE_DIR="$LOG_DIR/evals/highway_cruise"
 status=0
-# the gate judges this run's pick, wherever LOG_DIR puts it
 car-ai-rl eval --config evals/highway_cruise.yaml --candidate "ppo=$LOG_DIR/ppo-highway-best.onnx" \
-  || status=$?
+  --out "$GATE_DIR" || status=$?
 if [ "$status" = 1 ]; then
-  echo "the evaluation gate reported a regression (see runs/evals/highway_cruise/report.html)"
+  echo "the evaluation gate reported a regression (see $GATE_DIR/report.html)"
 elif [ "$status" != 0 ]; then
   exit "$status"
 fi

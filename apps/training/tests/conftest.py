@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 
 import pytest
@@ -12,10 +11,6 @@ import pytest
 def sb3_log_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
     """Models trained without a tensorboard dir make SB3 create an empty log folder under the
     system temp dir on every `learn`; keep those inside pytest's own temp dir."""
-    previous = os.environ.get("SB3_LOGDIR")
-    os.environ["SB3_LOGDIR"] = str(tmp_path_factory.mktemp("sb3-logs"))
-    yield
-    if previous is None:
-        os.environ.pop("SB3_LOGDIR", None)
-    else:
-        os.environ["SB3_LOGDIR"] = previous
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("SB3_LOGDIR", str(tmp_path_factory.mktemp("sb3-logs")))
+        yield

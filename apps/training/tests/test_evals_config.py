@@ -310,31 +310,77 @@ def test_candidate_flag_replaces_a_source(valid: dict[str, Any], tmp_path: Path)
     other.write_bytes(b"")
     config = load_config(path, sources={"cand": str(other)})
     assert [c.source for c in config.candidates] == [valid["candidates"][0]["source"], str(other)]
-    assert config.raw["candidates"][1]["source"] == str(other)  # the record says what ran
+    assert config.resolved()["candidates"][1]["source"] == str(other)  # what results record
     assert load_config(path, sources={"cand": "heuristic"}).candidates[1].source == "heuristic"
+    # the model the config names need not exist when the flag replaces it
+    Path(valid["candidates"][1]["source"]).unlink()
+    with pytest.raises(ConfigError, match=r"candidates\[1\]\.source: file not found"):
+        load_config(path)
+    assert load_config(path, sources={"cand": str(other)}).candidates[1].source == str(other)
 
 
 @pytest.mark.parametrize(
-    ("flag", "message"),
+    ("flags", "messages"),
     [
-        ("nobody=heuristic", "--candidate: the config has no candidate 'nobody' (base, cand)"),
-        ("cand=missing.onnx", "--candidate cand: file not found: missing.onnx"),
-        ("cand", "--candidate: must be NAME=SOURCE, got 'cand'"),
+        (["nobody=heuristic"], ["--candidate: unknown candidate 'nobody' (known: base, cand)"]),
+        (["cand=missing.onnx"], ["--candidate cand: file not found: missing.onnx"]),
+        (["cand=model.pt"], ["--candidate cand: must be 'heuristic', 'oracle' or a path"]),
+        (["cand=folder.onnx"], ["--candidate cand: not a file: folder.onnx"]),
+        (["cand"], ["--candidate: must be NAME=SOURCE, got 'cand'"]),
+        (["cand=heuristic", "cand=oracle"], ["--candidate cand: given more than once"]),
+        (  # the config's own problems are reported with the flag's
+            ["nobody=heuristic", "confidence=2"],
+            ["--candidate: unknown candidate 'nobody'", "confidence: must be"],
+        ),
     ],
 )
-def test_bad_candidate_flag_exits_2_in_one_line(
+def test_bad_candidate_flag_exits_2_one_line_per_problem(
     valid: dict[str, Any],
     tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
-    flag: str,
-    message: str,
+    flags: list[str],
+    messages: list[str],
 ) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "model.pt").write_bytes(b"")
+    (tmp_path / "folder.onnx").mkdir()
+    if "confidence=2" in flags:
+        flags = [f for f in flags if f != "confidence=2"]
+        valid["confidence"] = 2
     path = write_config(tmp_path / "eval.yaml", valid)
+    argv = ["eval", "--config", str(path), "--no-progress"]
+    for flag in flags:
+        argv += ["--candidate", flag]
     try:
-        code = run(["eval", "--config", str(path), "--candidate", flag, "--no-progress"])
+        code = run(argv)
     except SystemExit as exc:  # a malformed flag stops at parsing, as argparse does
         code = exc.code
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert code == 2
+    assert len(lines) == len(messages)
+    assert all(m in line for m, line in zip(messages, lines, strict=True))
+    assert not (tmp_path / "out").exists()
+
+
+def test_an_unloadable_override_is_named_by_its_flag(
+    valid: dict[str, Any],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from car_ai_rl.evals import runner
+
+    install_fakes(monkeypatch, {})
+
+    def refuse(source: str) -> None:
+        raise UserError(f"{source}: not an ONNX model")
+
+    monkeypatch.setattr(runner, "_load_policy", refuse)
+    bad = tmp_path / "bad.onnx"
+    bad.write_bytes(b"")
+    path = write_config(tmp_path / "eval.yaml", valid)
+    code = run(["eval", "--config", str(path), "--candidate", f"cand={bad}", "--no-progress"])
     err = capsys.readouterr().err
     assert code == 2
-    assert message in err and len(err.strip().splitlines()) == 1
-    assert not (tmp_path / "out").exists()
+    assert f"--candidate cand: {bad}: not an ONNX model" in err

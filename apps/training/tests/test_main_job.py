@@ -81,15 +81,19 @@ def test_a_fresh_run_trains_picks_and_ships_the_pick(repo: Path) -> None:
     assert "--policy runs/ppo-local/ppo-highway-best.zip" in calls[4]
     assert "evals/highway_cruise.yaml" in calls[5]
     assert "--candidate ppo=runs/ppo-local/ppo-highway-best.onnx" in calls[5]
+    assert "--out runs/evals/highway_cruise" in calls[5]
 
 
 def test_another_log_dir_is_trained_gated_and_served_together(repo: Path) -> None:
-    code, calls = main_job(repo, LOG_DIR="runs/other")
+    code, calls = main_job(repo, LOG_DIR="runs/other", SERVE="1")
     assert code == 0
     assert "--log-dir runs/other" in calls[0]
-    assert calls[2] == "car-ai-rl pick-checkpoint runs/other --force"
-    assert "--candidate ppo=runs/other/ppo-highway-best.onnx" in calls[-1]
-    assert not any("runs/ppo-local" in c for c in calls)
+    assert "car-ai-rl pick-checkpoint runs/other --force" in calls
+    (gate,) = [c for c in calls if c.startswith("car-ai-rl eval")]
+    # the config names runs/ppo-local's pick: the flag puts this run's in its place
+    assert "--candidate ppo=runs/other/ppo-highway-best.onnx" in gate
+    assert "--out runs/other/evals/highway_cruise" in gate
+    assert calls[-1] == "car-ai-rl serve --model runs/other/ppo-highway-best.onnx"
 
 
 def test_a_finished_run_keeps_its_pick(repo: Path) -> None:

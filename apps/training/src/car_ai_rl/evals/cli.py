@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from car_ai_rl.errors import UserError
 from car_ai_rl.evals.config import DEFAULT_MISSION_LOG
 from car_ai_rl.evals.metrics import METRICS
 
@@ -76,6 +77,7 @@ def register(subparsers: Any) -> None:
 
 
 def _candidate_source(text: str) -> tuple[str, str]:
+    """``--candidate NAME=SOURCE`` as (name, source)."""
     name, sep, source = text.partition("=")
     if not sep or not name.strip() or not source.strip():
         raise argparse.ArgumentTypeError(f"must be NAME=SOURCE, got {text!r}")
@@ -87,6 +89,10 @@ def _cmd_eval(args: argparse.Namespace) -> int:
     from car_ai_rl.evals.evaluate import evaluate
     from car_ai_rl.evals.report import markdown
 
+    names = [name for name, _ in args.candidate]
+    repeated = [name for name in names if names.count(name) > 1]
+    if repeated:
+        raise UserError(f"--candidate {repeated[0]}: given more than once")
     config = load_config(
         args.config,
         output_dir=args.out,

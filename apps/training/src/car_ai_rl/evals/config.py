@@ -86,19 +86,24 @@ class CandidateSpec(ConfigModel):
     @field_validator("source")
     @classmethod
     def _source_exists(cls, source: str) -> str:
-        if source in ("heuristic", "oracle"):
-            return source
-        file = Path(source)
-        if not source.strip() or file.suffix.lower() not in (".zip", ".onnx"):
-            raise ValueError(
-                f"must be 'heuristic', 'oracle' or a path to an SB3 .zip or .onnx file, "
-                f"got {source!r}"
-            )
-        if not file.exists():
-            raise ValueError(f"file not found: {source}")
-        if not file.is_file():
-            raise ValueError(f"not a file: {source}")
+        return check_source(source)
+
+
+def check_source(source: str) -> str:
+    """``source`` when a candidate can be evaluated from it (``heuristic``, ``oracle`` or an
+    existing .zip or .onnx file); otherwise ValueError saying why."""
+    if source in ("heuristic", "oracle"):
         return source
+    file = Path(source)
+    if not source.strip() or file.suffix.lower() not in (".zip", ".onnx"):
+        raise ValueError(
+            f"must be 'heuristic', 'oracle' or a path to an SB3 .zip or .onnx file, got {source!r}"
+        )
+    if not file.exists():
+        raise ValueError(f"file not found: {source}")
+    if not file.is_file():
+        raise ValueError(f"not a file: {source}")
+    return source
 
 
 class SuiteSpec(ConfigModel):
@@ -347,6 +352,7 @@ class Candidate:
     source: str
     baseline: bool
     description: str = ""
+    origin: str = ""  # where the source came from when not from the config (a flag)
 
 
 @dataclass(frozen=True)
@@ -480,32 +486,45 @@ def load_config(
     ``sources`` replaces the named candidates' sources (``--candidate NAME=SOURCE``)."""
     path = Path(path)
     data = read_yaml(path, flag="--config")
-    if sources:
-        data = with_sources(data, sources)
-    return parse_config(data, path=path, output_dir=output_dir, mission_log=mission_log)
+    data, problems = override_sources(data, sources or {})
+    origins = {name: f"--candidate {name}" for name in sources or {}}
+    try:
+        config = parse_config(
+            data, path=path, output_dir=output_dir, mission_log=mission_log, origins=origins
+        )
+    except ConfigError as exc:
+        raise ConfigError.of(problems + exc.problems) from None
+    if problems:
+        raise ConfigError.of(problems)
+    return config
 
 
-def with_sources(data: Any, sources: Mapping[str, str]) -> Any:
-    """A copy of the config's data with the sources of the candidates named in ``sources``
-    replaced; a name the config has no candidate for is an error."""
+def override_sources(data: Any, sources: Mapping[str, str]) -> tuple[Any, list[tuple[str, str]]]:
+    """The config's data with the sources of the candidates named in ``sources`` replaced, and
+    the problems of ``sources``: a name the config has no candidate for, a source that cannot
+    be evaluated (it stands in as ``heuristic`` so that the config's own checks still run)."""
     candidates = data.get("candidates") if isinstance(data, dict) else None
-    if not isinstance(candidates, list):
-        return data  # the config's own check reports what is wrong with it
-    names = [c.get("name") for c in candidates if isinstance(c, dict)]
-    for name in sources:
-        if name not in names:
-            listed = ", ".join(str(n) for n in names)
-            raise ConfigError("--candidate", f"the config has no candidate {name!r} ({listed})")
+    if not sources or not isinstance(candidates, list):
+        return data, []  # the config's own checks report what is wrong with it
+    names = [str(c.get("name")) for c in candidates if isinstance(c, dict)]
+    problems: list[tuple[str, str]] = []
+    checked: dict[str, str] = {}
     for name, source in sources.items():
-        if source not in ("heuristic", "oracle") and not Path(source).is_file():
-            raise ConfigError(f"--candidate {name}", f"file not found: {source}")
+        if name not in names:
+            problems.append(("--candidate", f"unknown candidate {name!r} (known: {_known(names)})"))
+            continue
+        try:
+            checked[name] = check_source(source)
+        except ValueError as exc:
+            problems.append((f"--candidate {name}", str(exc)))
+            checked[name] = "heuristic"
     replaced = [
-        {**c, "source": sources[c["name"]]}
-        if isinstance(c, dict) and c.get("name") in sources
+        {**c, "source": checked[c["name"]]}
+        if isinstance(c, dict) and c.get("name") in checked
         else c
         for c in candidates
     ]
-    return {**data, "candidates": replaced}
+    return {**data, "candidates": replaced}, problems
 
 
 def parse_config(
@@ -514,8 +533,10 @@ def parse_config(
     path: Path | None = None,
     output_dir: str | Path | None = None,
     mission_log: str | Path | None = None,
+    origins: Mapping[str, str] | None = None,
 ) -> EvalConfig:
-    """Build an :class:`EvalConfig` from plain data (what YAML gives)."""
+    """Build an :class:`EvalConfig` from plain data (what YAML gives). ``origins`` names where
+    a candidate's source came from when not from the config (``--candidate ppo``)."""
     top = str(path) if path else "(top level)"
     if not isinstance(data, dict):
         got = "nothing" if data is None else f"a {type(data).__name__}"
@@ -530,7 +551,7 @@ def parse_config(
     out = Path(output_dir) if output_dir is not None else spec.output_dir
     baseline = spec.baseline_index()
     candidates = tuple(
-        Candidate(c.name, c.source, i == baseline, c.description)
+        Candidate(c.name, c.source, i == baseline, c.description, (origins or {}).get(c.name, ""))
         for i, c in enumerate(spec.candidates)
     )
     suites = tuple(

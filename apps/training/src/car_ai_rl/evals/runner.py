@@ -98,7 +98,7 @@ def load_candidates(config: EvalConfig, load_policy: LoadPolicy | None = None) -
         try:
             policies[candidate.name] = load(candidate.source)
         except UserError as exc:
-            problems.append(f"candidates[{i}].source: {exc}")
+            problems.append(f"{candidate.origin or f'candidates[{i}].source'}: {exc}")
     if problems:
         raise UserError("\n".join(problems), exit_code=2)
     return policies
