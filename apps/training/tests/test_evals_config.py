@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from test_evals_support import FakePolicy, base_config, install_fakes, write_config
+from test_evals_support import FakePolicy, FakeRunner, base_config, install_fakes, write_config
 
 from car_ai_rl.cli import run
 from car_ai_rl.errors import ConfigError, UserError
@@ -26,11 +26,26 @@ def valid(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
     return data
 
 
-def eval_cli(tmp_path: Path, data: Any, capsys: pytest.CaptureFixture[str]) -> tuple[int, str]:
+def eval_cli(
+    tmp_path: Path, data: Any, capsys: pytest.CaptureFixture[str], *flags: str
+) -> tuple[int, str]:
     path = tmp_path / "eval.yaml"
     write_config(path, data)
-    code = run(["eval", "--config", str(path), "--no-progress"])
+    code = run(["eval", "--config", str(path), "--no-progress", *flags])
     return code, capsys.readouterr().err
+
+
+def refuse_every_model(monkeypatch: pytest.MonkeyPatch) -> FakeRunner:
+    """Fake episodes, and a model loader that refuses every file as not an ONNX model."""
+    from car_ai_rl.evals import runner
+
+    fake = install_fakes(monkeypatch, {})
+
+    def refuse(source: str) -> None:
+        raise UserError(f"{source}: not an ONNX model")
+
+    monkeypatch.setattr(runner, "_load_policy", refuse)
+    return fake
 
 
 def test_shipped_config_is_valid_and_covers_the_scenarios(
@@ -288,14 +303,7 @@ def test_unreadable_model_exits_2_before_any_episode(
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    from car_ai_rl.evals import runner
-
-    fake = install_fakes(monkeypatch, {})
-
-    def refuse(source: str) -> None:
-        raise UserError(f"{source}: not an ONNX model")
-
-    monkeypatch.setattr(runner, "_load_policy", refuse)
+    fake = refuse_every_model(monkeypatch)
     code, err = eval_cli(tmp_path, valid, capsys)
     assert code == 2
     assert f"candidates[0].source: {valid['candidates'][0]['source']}: not an ONNX model" in err
@@ -348,15 +356,12 @@ def test_bad_candidate_flag_exits_2_one_line_per_problem(
     if "confidence=2" in flags:
         flags = [f for f in flags if f != "confidence=2"]
         valid["confidence"] = 2
-    path = write_config(tmp_path / "eval.yaml", valid)
-    argv = ["eval", "--config", str(path), "--no-progress"]
-    for flag in flags:
-        argv += ["--candidate", flag]
+    argv = [arg for flag in flags for arg in ("--candidate", flag)]
     try:
-        code = run(argv)
+        code, err = eval_cli(tmp_path, valid, capsys, *argv)
     except SystemExit as exc:  # a malformed flag stops at parsing, as argparse does
-        code = exc.code
-    lines = capsys.readouterr().err.strip().splitlines()
+        code, err = exc.code, capsys.readouterr().err
+    lines = err.strip().splitlines()
     assert code == 2
     assert len(lines) == len(messages)
     assert all(m in line for m, line in zip(messages, lines, strict=True))
@@ -369,18 +374,9 @@ def test_an_unloadable_override_is_named_by_its_flag(
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    from car_ai_rl.evals import runner
-
-    install_fakes(monkeypatch, {})
-
-    def refuse(source: str) -> None:
-        raise UserError(f"{source}: not an ONNX model")
-
-    monkeypatch.setattr(runner, "_load_policy", refuse)
+    refuse_every_model(monkeypatch)
     bad = tmp_path / "bad.onnx"
     bad.write_bytes(b"")
-    path = write_config(tmp_path / "eval.yaml", valid)
-    code = run(["eval", "--config", str(path), "--candidate", f"cand={bad}", "--no-progress"])
-    err = capsys.readouterr().err
+    code, err = eval_cli(tmp_path, valid, capsys, "--candidate", f"cand={bad}")
     assert code == 2
     assert f"--candidate cand: {bad}: not an ONNX model" in err
