@@ -2,10 +2,14 @@
 
 - ``discrete``: 21 actions = 7 longitudinal levels x 3 lane requests (works with DQN).
 - ``continuous``: a Box [-1, 1]^3 for throttle, brake and lane (works with PPO).
+- ``plan``: 10 driving plans (``car_ai_rl.policies.plans``): the heuristic driver and its
+  variations (slower, faster, hold the lane, close up on the leader). The driver turns the
+  chosen plan into controls from the state, so this mode decodes with the state.
 
-Both decode to controls (throttle in [0, 1], brake in [0, 1], lane request in {-1, 0, +1}) with
-the tables and functions of ``car_ai_rl.sim.controls``; the supervisor, the app and the
-exported ONNX graph all speak controls.
+All decode to controls (throttle in [0, 1], brake in [0, 1], lane request in {-1, 0, +1}) with
+the tables and functions of ``car_ai_rl.sim.controls`` (the first two) or the driver (plans);
+the supervisor and the app speak controls. An exported graph gives controls for the first two
+modes and the plan for the third, which the app decodes as this module does.
 """
 
 from __future__ import annotations
@@ -14,19 +18,23 @@ import numpy as np
 from gymnasium import spaces
 
 from car_ai_rl.errors import UserError
+from car_ai_rl.policies.plans import N_PLANS, check_plans, plan_controls
 from car_ai_rl.sim.controls import (
     DISCRETE_CONTROLS,
     LANE_THRESHOLD,
     N_DISCRETE_ACTIONS,
     continuous_to_controls,
 )
+from car_ai_rl.sim.params import SimParams
+from car_ai_rl.sim.state import SimState
 
-ACTION_MODES = ("discrete", "continuous")
+ACTION_MODES = ("discrete", "continuous", "plan")
 __all__ = [
     "ACTION_MODES",
     "DISCRETE_CONTROLS",
     "LANE_THRESHOLD",
     "N_DISCRETE_ACTIONS",
+    "N_PLANS",
     "action_space",
     "check_mode",
     "decode_actions",
@@ -37,6 +45,8 @@ def action_space(mode: str) -> spaces.Space:
     check_mode(mode)
     if mode == "discrete":
         return spaces.Discrete(N_DISCRETE_ACTIONS)
+    if mode == "plan":
+        return spaces.Discrete(N_PLANS)
     return spaces.Box(low=-1.0, high=1.0, shape=(3,), dtype=np.float32)
 
 
@@ -45,8 +55,19 @@ def check_mode(mode: str) -> None:
         raise UserError(f"action_mode: must be one of {', '.join(ACTION_MODES)}, got {mode!r}")
 
 
-def decode_actions(actions: np.ndarray, mode: str, n_envs: int) -> np.ndarray:
-    """Controls (B, 3) from a batch of actions; bad actions raise ValueError naming 'action'."""
+def decode_actions(
+    actions: np.ndarray,
+    mode: str,
+    n_envs: int,
+    state: SimState | None = None,
+    params: SimParams | None = None,
+) -> np.ndarray:
+    """Controls (B, 3) from a batch of actions (plans need the ``state`` and ``params`` they
+    are driven in); bad actions raise ValueError naming 'action'."""
+    if mode == "plan":
+        if state is None or params is None:
+            raise ValueError("action: plans decode with the simulator state and params")
+        return plan_controls(state, params, check_plans(actions, n_envs))
     if mode == "discrete":
         a = np.asarray(actions)
         if a.size != n_envs or a.ndim > 2:

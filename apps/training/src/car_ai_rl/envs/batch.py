@@ -76,7 +76,7 @@ class BatchedSim:
     def step(self, actions: np.ndarray) -> BatchStep:
         if self.state is None:
             raise RuntimeError("call reset() before step()")
-        controls = decode_actions(actions, self.action_mode, self.n_envs)
+        controls = decode_actions(actions, self.action_mode, self.n_envs, self.state, self.params)
         if self.safety_supervisor:
             controls, intervened, reasons = supervisor.filter(self.state, controls, self.params)
         else:

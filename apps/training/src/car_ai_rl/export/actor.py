@@ -2,7 +2,8 @@
 
 ``obs`` float32 [N, obs_dim] -> ``controls`` float32 [N, 3] (throttle, brake, lane request,
 decoded exactly like ``envs.actions.decode_actions``) and ``action`` (the raw action: int64 [N]
-for the discrete mode, float32 [N, 3] for the continuous mode). A masked model's graph applies
+for the discrete mode, float32 [N, 3] for the continuous mode); for the plan mode, ``plan``
+(int64 [N]) alone, which the heuristic driver decodes from the simulator state. A masked model's graph applies
 its mask from the observation's verdict features, so the graph chooses only allowed actions,
 exactly as the model did in training.
 """
@@ -46,19 +47,23 @@ class MaskedBody(nn.Module):
 
 
 class DeterministicActor(nn.Module):
-    """Body output -> (controls, action), as SB3's ``predict(deterministic=True)`` decides."""
+    """Body output -> (controls, action), or the plan alone, as SB3's
+    ``predict(deterministic=True)`` decides."""
 
     def __init__(self, body: nn.Module, action_mode: str) -> None:
         super().__init__()
         check_mode(action_mode)
         self.body = body
         self.discrete = action_mode == "discrete"
+        self.plan = action_mode == "plan"
         self.register_buffer(
             "control_table", torch.tensor(DISCRETE_CONTROLS, dtype=torch.float32), persistent=False
         )
 
-    def forward(self, obs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def forward(self, obs: torch.Tensor) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
         out = self.body(obs)
+        if self.plan:
+            return torch.argmax(out, dim=1)
         if self.discrete:
             action = torch.argmax(out, dim=1)
             return self.control_table[action], action

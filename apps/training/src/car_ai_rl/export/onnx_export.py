@@ -19,6 +19,8 @@ from car_ai_rl.envs.actions import DISCRETE_CONTROLS, LANE_THRESHOLD
 from car_ai_rl.errors import UserError
 from car_ai_rl.export import DEFAULT_N_CHECK, DEFAULT_OPSET, MIN_OPSET
 from car_ai_rl.export.parity import ParityReport, check_parity
+from car_ai_rl.policies.onnx_policy import graph_outputs
+from car_ai_rl.policies.plans import PLAN_NAMES
 from car_ai_rl.policies.sb3_model import ModelInfo, load_sb3
 from car_ai_rl.sim.observation import (
     ALLOWED_ABOVE,
@@ -30,7 +32,7 @@ from car_ai_rl.sim.observation import (
     schema_as_dicts,
 )
 
-DYNAMIC_AXES = {"obs": {0: "N"}, "controls": {0: "N"}, "action": {0: "N"}}
+DYNAMIC_AXES = {"obs": {0: "N"}, "controls": {0: "N"}, "action": {0: "N"}, "plan": {0: "N"}}
 
 
 class ParityError(UserError):
@@ -49,7 +51,12 @@ class ExportResult:
 def onnx_metadata(info: ModelInfo) -> dict[str, str]:
     """The ONNX ``metadata_props`` of an exported model (all values are strings)."""
     if info.action_mode == "discrete":
-        decoding = {"table": DISCRETE_CONTROLS.tolist()}
+        decoding: dict[str, object] = {"table": DISCRETE_CONTROLS.tolist()}
+    elif info.action_mode == "plan":
+        decoding = {
+            "plans": list(PLAN_NAMES),
+            "driver": "the heuristic driver following the plan (car_ai_rl.policies.plans)",
+        }
     else:
         decoding = {
             "throttle": "(a0 + 1) / 2",
@@ -62,6 +69,7 @@ def onnx_metadata(info: ModelInfo) -> dict[str, str]:
         "obs_features": json.dumps(list(OBS_FEATURES)),
         "obs_schema": json.dumps(schema_as_dicts()),
         "action_mode": info.action_mode,
+        "outputs": json.dumps(list(graph_outputs(info.action_mode))),
         "action_decoding": json.dumps(decoding),
         "action_mask": (
             f"obs[{VERDICT_START}:{VERDICT_START + N_VERDICTS}] > {ALLOWED_ABOVE}"
@@ -88,6 +96,7 @@ def export_graph(model: object, info: ModelInfo, target: Path, opset: int) -> No
 
     actor = build_actor(model, info.algo, info.action_mode, info.masked)
     dummy = torch.zeros((2, OBS_DIM), dtype=torch.float32)
+    outputs = graph_outputs(info.action_mode)
     with warnings.catch_warnings(), torch.no_grad():
         warnings.simplefilter("ignore")
         torch.onnx.export(
@@ -95,8 +104,8 @@ def export_graph(model: object, info: ModelInfo, target: Path, opset: int) -> No
             (dummy,),
             str(target),
             input_names=["obs"],
-            output_names=["controls", "action"],
-            dynamic_axes=DYNAMIC_AXES,
+            output_names=list(outputs),
+            dynamic_axes={k: v for k, v in DYNAMIC_AXES.items() if k in ("obs", *outputs)},
             opset_version=opset,
             do_constant_folding=True,
             dynamo=False,
@@ -114,7 +123,8 @@ def write_metadata(target: Path, metadata: dict[str, str]) -> None:
     proto.producer_name = "car-ai-rl"
     proto.producer_version = __version__
     label = f"{metadata['algo'].upper()} ({metadata['action_mode']})"
-    proto.doc_string = f"Deterministic {label} actor: obs -> controls, action"
+    outputs = ", ".join(json.loads(metadata["outputs"]))
+    proto.doc_string = f"Deterministic {label} actor: obs -> {outputs}"
     onnx.checker.check_model(proto)
     onnx.save(proto, str(target))
 

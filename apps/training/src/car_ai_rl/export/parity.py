@@ -52,7 +52,7 @@ class ParityReport:
         if self.boundary_cases:
             what = (
                 "near-tied scores"
-                if self.action_mode == "discrete"
+                if self.action_mode in ("discrete", "plan")
                 else "lane requests at a threshold"
             )
             text += f", {self.boundary_cases} ties ({what})"
@@ -87,16 +87,17 @@ def sb3_actions(policy: SB3Policy, obs: np.ndarray) -> np.ndarray:
 def compare(
     obs: np.ndarray,
     reference_actions: np.ndarray,
-    onnx_controls: np.ndarray,
+    onnx_controls: np.ndarray | None,
     onnx_actions: np.ndarray,
     action_mode: str,
     tolerance: float = TOLERANCE,
     reference_scores: np.ndarray | None = None,
 ) -> ParityReport:
-    """Compare the graph's outputs with SB3's actions. ``reference_scores`` (discrete only) are
-    torch's per-action scores, used to tell near-ties from real mismatches."""
+    """Compare the graph's outputs with SB3's actions. ``reference_scores`` (discrete and plan
+    only) are torch's per-action scores, used to tell near-ties from real mismatches. A plan
+    graph gives no controls (``onnx_controls`` None): the driver decodes its plans."""
     n = len(obs)
-    if action_mode == "discrete":
+    if action_mode in ("discrete", "plan"):
         ref = np.asarray(reference_actions).reshape(n).astype(np.int64)
         got = np.asarray(onnx_actions).reshape(n).astype(np.int64)
         differs = got != ref
@@ -108,8 +109,10 @@ def compare(
             scale = np.maximum(1.0, np.abs(scores[rows, ref]))
             tie = differs & (got >= 0) & (got < scores.shape[1]) & (gap <= tolerance * scale)
         counted = differs & ~tie
-        controls_err = np.abs(onnx_controls.astype(np.float64) - DISCRETE_CONTROLS[ref])
-        controls_err[tie] = 0.0
+        controls_err = np.zeros(n)
+        if onnx_controls is not None:
+            controls_err = np.abs(onnx_controls.astype(np.float64) - DISCRETE_CONTROLS[ref])
+            controls_err[tie] = 0.0
         return ParityReport(
             n_obs=n,
             action_mode=action_mode,
@@ -157,8 +160,12 @@ def check_parity(
     ``actor_body`` (the torch module behind the graph's scores) lets discrete ties be told apart."""
     obs = collect_observations([HeuristicPolicy(), policy], params, n_obs)
     reference = sb3_actions(policy, obs)
-    controls, actions = session.run(["controls", "action"], {"obs": obs})
+    if policy.action_mode == "plan":
+        (actions,) = session.run(["plan"], {"obs": obs})
+        controls = None
+    else:
+        controls, actions = session.run(["controls", "action"], {"obs": obs})
     scores = None
-    if policy.action_mode == "discrete" and actor_body is not None:
+    if policy.action_mode in ("discrete", "plan") and actor_body is not None:
         scores = actor_scores(actor_body, obs)
     return compare(obs, reference, controls, actions, policy.action_mode, reference_scores=scores)

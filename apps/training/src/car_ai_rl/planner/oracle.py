@@ -9,7 +9,8 @@ for ``replan_s`` before it plans again. This is Bertsekas' rollout algorithm wit
 driver as its base policy: the heuristic is always one of the candidates, so over the horizon
 the oracle never does worse than it.
 
-Candidates vary the heuristic driver for ``commit_s``, then let it drive as usual:
+Candidates are the driving plans of ``policies.plans``, the heuristic driver's variations,
+held for ``commit_s``, then the driver drives as usual:
 - a target-speed offset (slow down or speed up to line up with a gap, or to let one open);
 - holding the lane (not taking the gap the heuristic would take now);
 - closing up: following at a shorter time headway, with a higher target speed, to move up
@@ -19,39 +20,15 @@ Failures the oracle cannot avoid are, within what these candidates can do, infea
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 
-from car_ai_rl.policies.heuristic import heuristic_controls
-from car_ai_rl.policies.heuristic_kernel import HEADWAY_S
+from car_ai_rl.policies.plans import PLANS, plan_controls
 from car_ai_rl.safety import supervisor
 from car_ai_rl.sim import core, layout
 from car_ai_rl.sim.params import SimParams
 from car_ai_rl.sim.state import SimState
 
-SPEED_OFFSETS_MPS = (0.0, -12.0, -6.0, -3.0, 4.0)
-# closing up on the leader (a shorter time headway, a higher target speed) moves the ego
-# alongside a gap in the next lane that the heuristic's own headway keeps just out of reach
-CLOSE_UPS: tuple[tuple[float, float], ...] = ((0.0, 0.8), (4.0, 0.8), (8.0, 0.8), (4.0, 0.5))
-
-
-@dataclass(frozen=True)
-class Candidate:
-    speed_offset_mps: float
-    hold_lane: bool = False
-    headway_s: float = HEADWAY_S
-
-
-CANDIDATES: tuple[Candidate, ...] = (
-    tuple(Candidate(offset) for offset in SPEED_OFFSETS_MPS)
-    + (Candidate(0.0, hold_lane=True),)
-    + tuple(Candidate(offset, headway_s=headway) for offset, headway in CLOSE_UPS)
-)  # candidate 0 is the heuristic itself
-# the candidates' variations as arrays, indexed by candidate (built once: read every step)
-_OFFSETS_MPS = np.array([c.speed_offset_mps for c in CANDIDATES])
-_HOLD_LANE = np.array([c.hold_lane for c in CANDIDATES])
-_HEADWAYS_S = np.array([c.headway_s for c in CANDIDATES])
+CANDIDATES = PLANS  # candidate 0 is the heuristic itself
 
 
 def candidate_controls(
@@ -59,13 +36,7 @@ def candidate_controls(
 ) -> np.ndarray:
     """Supervised controls of each env driving candidate ``choice[b]`` (the plain heuristic
     where ``varied`` is false)."""
-    controls = heuristic_controls(
-        state,
-        params,
-        np.where(varied, _OFFSETS_MPS[choice], 0.0),
-        np.where(varied, _HOLD_LANE[choice], False),
-        np.where(varied, _HEADWAYS_S[choice], HEADWAY_S),
-    )
+    controls = plan_controls(state, params, np.where(varied, choice, 0))
     safe, _, _ = supervisor.filter(state, controls, params)
     return safe
 
@@ -108,6 +79,12 @@ class OraclePlanner:
 
     def controls(self, state: SimState, params: SimParams) -> np.ndarray:
         """Supervised controls (B, 3) for every env of ``state``."""
+        plans = self.plans(state, params)
+        return candidate_controls(state, params, plans, np.ones(len(plans), dtype=bool))
+
+    def plans(self, state: SimState, params: SimParams) -> np.ndarray:
+        """The plan (index into ``policies.plans.PLANS``) each env of ``state`` drives now,
+        planning again where its plan is stale. Call once per simulator step."""
         n = state.n_envs
         if len(self._choice) != n:
             self._choice = np.zeros(n, dtype=np.int64)
@@ -130,4 +107,4 @@ class OraclePlanner:
             self._planned_at[envs] = step[envs]
             self._mission[envs] = mission[envs]
         varied = (step - self._planned_at) < commit_steps
-        return candidate_controls(state, params, self._choice, varied)
+        return np.where(varied, self._choice, 0)

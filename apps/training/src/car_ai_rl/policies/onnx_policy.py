@@ -14,6 +14,7 @@ import numpy as np
 
 from car_ai_rl.errors import ConfigError, UserError
 from car_ai_rl.policies.base import Policy, check_obs
+from car_ai_rl.policies.plans import plan_controls
 from car_ai_rl.policies.sb3_model import check_model_file
 from car_ai_rl.sim.observation import OBS_DIM, OBS_SCHEMA_VERSION
 from car_ai_rl.sim.params import SimParams, sim_params_from_dict
@@ -21,6 +22,7 @@ from car_ai_rl.sim.state import SimState
 
 INPUT_NAME = "obs"
 OUTPUT_NAMES = ("controls", "action")
+PLAN_OUTPUT = "plan"  # a plan-mode graph's only output: the plan (int64 [N]) the driver follows
 # metadata kept out of the identity: long, and implied by obs_schema_version
 BULKY_METADATA = ("obs_schema", "obs_features")
 
@@ -41,8 +43,14 @@ def make_session(path: Path) -> Any:
         raise UserError(f"{path}: not a loadable ONNX model: {_first_line(exc)}") from None
 
 
-def check_interface(session: Any, path: Path) -> None:
-    """The graph must take obs [N, OBS_DIM] and give controls [N, 3] and action."""
+def graph_outputs(action_mode: str | None) -> tuple[str, ...]:
+    """The outputs an exported graph gives: controls and the raw action, or for the ``plan``
+    mode the plan, which the heuristic driver decodes from the state."""
+    return (PLAN_OUTPUT,) if action_mode == "plan" else OUTPUT_NAMES
+
+
+def check_interface(session: Any, path: Path, action_mode: str | None = None) -> None:
+    """The graph must take obs [N, OBS_DIM] and give ``graph_outputs(action_mode)``."""
     inputs = session.get_inputs()
     if len(inputs) != 1 or inputs[0].name != INPUT_NAME:
         names = [i.name for i in inputs]
@@ -53,10 +61,9 @@ def check_interface(session: Any, path: Path) -> None:
             f"{path}: incompatible ONNX model: input shape {shape}, expected [N, {OBS_DIM}]"
         )
     outputs = [o.name for o in session.get_outputs()]
-    if outputs[: len(OUTPUT_NAMES)] != list(OUTPUT_NAMES):
-        raise UserError(
-            f"{path}: incompatible ONNX model: outputs {outputs}, expected {list(OUTPUT_NAMES)}"
-        )
+    expected = list(graph_outputs(action_mode))
+    if outputs[: len(expected)] != expected:
+        raise UserError(f"{path}: incompatible ONNX model: outputs {outputs}, expected {expected}")
 
 
 def check_schema(metadata: dict[str, str], path: Path) -> None:
@@ -82,18 +89,20 @@ class OnnxPolicy(Policy):
         self.session = make_session(self.path)
         self.model_metadata = dict(self.session.get_modelmeta().custom_metadata_map)
         check_schema(self.model_metadata, self.path)
-        check_interface(self.session, self.path)
-        self.name = self.path.stem
         self.action_mode = self.model_metadata.get("action_mode")
+        check_interface(self.session, self.path, self.action_mode)
+        self.name = self.path.stem
         self.sim_params = _params_from_metadata(self.model_metadata)
 
-    def run(self, obs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """(controls float32 (B, 3), raw action) straight from the graph."""
+    def run(self, obs: np.ndarray) -> list[np.ndarray]:
+        """The graph's outputs (``graph_outputs(self.action_mode)``) for obs (B, OBS_DIM)."""
         arr = check_obs(obs, OBS_DIM, self.name)
-        controls, action = self.session.run(list(OUTPUT_NAMES), {INPUT_NAME: arr})
-        return controls, action
+        return self.session.run(list(graph_outputs(self.action_mode)), {INPUT_NAME: arr})
 
     def act(self, obs: np.ndarray, state: SimState, params: SimParams) -> np.ndarray:
+        if self.action_mode == "plan":
+            (plans,) = self.run(obs)
+            return plan_controls(state, params, plans)
         controls, _ = self.run(obs)
         return controls.astype(np.float64)
 

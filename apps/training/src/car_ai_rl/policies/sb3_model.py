@@ -148,10 +148,12 @@ def training_params(model_path: Path, algo: str) -> tuple[SimParams, str, str]:
 def action_mode_of(action_space: Any, path: Path) -> str:
     from gymnasium import spaces
 
-    from car_ai_rl.envs.actions import N_DISCRETE_ACTIONS
+    from car_ai_rl.envs.actions import N_DISCRETE_ACTIONS, N_PLANS
 
     if isinstance(action_space, spaces.Discrete) and int(action_space.n) == N_DISCRETE_ACTIONS:
         return "discrete"
+    if isinstance(action_space, spaces.Discrete) and int(action_space.n) == N_PLANS:
+        return "plan"
     if isinstance(action_space, spaces.Box) and action_space.shape == (3,):
         return "continuous"
     raise UserError(f"{path}: incompatible model: action space {action_space} is not one of ours")

@@ -53,7 +53,7 @@ class SB3Policy(Policy):
 
     def act(self, obs: np.ndarray, state: SimState, params: SimParams) -> np.ndarray:
         action = self.predict(obs)
-        return decode_actions(action, self.action_mode, len(action))
+        return decode_actions(action, self.action_mode, len(action), state, params)
 
     def metadata(self) -> dict[str, str]:
         if self.info is None:

@@ -44,7 +44,7 @@ def add_train_arguments(parser: argparse.ArgumentParser, with_algo: bool) -> Non
     )
     parser.add_argument(
         "--action-mode",
-        choices=["discrete", "continuous"],
+        choices=["discrete", "continuous", "plan"],
         default=None,
         help="action space (default discrete)",
     )

@@ -171,7 +171,7 @@ class TrainConfig(ConfigModel):
 
     algo: Literal["ppo", "dqn"] = "ppo"
     """The algorithm (`--algo`; `scripts/train_ppo.py` and `train_dqn.py` set it)."""
-    action_mode: Literal["discrete", "continuous"] = "discrete"
+    action_mode: Literal["discrete", "continuous", "plan"] = "discrete"
     """Action space; DQN needs `discrete`."""
     seed: Seed = 0
     """Seeds the networks, the exploration and the training episodes."""
@@ -211,8 +211,8 @@ class TrainConfig(ConfigModel):
 
     @model_validator(mode="after")
     def _algo_fits_action_mode(self) -> TrainConfig:
-        if self.algo == "dqn" and self.action_mode != "discrete":
-            raise ConfigError("action_mode", "must be discrete for dqn, got 'continuous'")
+        if self.algo == "dqn" and self.action_mode == "continuous":
+            raise ConfigError("action_mode", "must be discrete or plan for dqn, got 'continuous'")
         return self
 
     def sim_params(self) -> SimParams:

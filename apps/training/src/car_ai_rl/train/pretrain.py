@@ -72,6 +72,10 @@ class Teacher:
     def labels(
         self, state: SimState, obs: np.ndarray, params: SimParams, action_mode: str, masked: bool
     ) -> np.ndarray:
+        if action_mode == "plan":  # the plan the teacher drives: the heuristic is plan 0
+            if self.planner is not None:
+                return self.planner.plans(state, params)
+            return np.zeros(state.n_envs, dtype=np.int64)
         controls = self.controls(state, params)
         if action_mode == "discrete":
             allowed = allowed_actions(obs) if masked else None
@@ -120,7 +124,7 @@ def drive(
         all_obs.append(obs)
         all_labels.append(labels)
         all_actions.append(actions)
-        controls = decode_actions(actions, action_mode, n_envs)
+        controls = decode_actions(actions, action_mode, n_envs, state, params)
         if teacher.supervised:
             controls, _, _ = supervisor.filter(state, controls, params)
         state, result = core.step(state, controls, params)
