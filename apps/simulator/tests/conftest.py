@@ -1,5 +1,5 @@
-"""Fixtures: a tiny exported model (trained once per test session), app configs writing to a
-temporary mission log, an in-process TestClient, and a real uvicorn server on a free port."""
+"""Fixtures: a tiny exported model and a tiny plan-mode model (each trained once per test
+session), app configs writing to a temporary mission log, an in-process TestClient, and a real uvicorn server on a free port."""
 
 from __future__ import annotations
 
@@ -39,6 +39,13 @@ def models(tmp_path_factory: pytest.TempPathFactory) -> Models:
         wrong_schema=modelkit.wrong_schema_model(good, root / "wrong-schema.onnx"),
         wrong_features=modelkit.wrong_features_model(good, root / "wrong-features.onnx"),
     )
+
+
+@pytest.fixture(scope="session")
+def plan_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An exported PPO choosing driving plans (its graph's one output: ``plan``)."""
+    root = tmp_path_factory.mktemp("plan-model")
+    return modelkit.export_tiny(modelkit.train_tiny_plan_ppo(root), n_check=200)
 
 
 @pytest.fixture

@@ -1,7 +1,8 @@
 """Tiny exported models for the tests: masked PPO trained under the supervisor for about 2k
 steps with car_ai_rl (after a short imitation of the heuristic driver), as training runs by
 default, exported with car_ai_rl's exporter, and a copy whose metadata claims another
-observation schema."""
+observation schema; and a PPO choosing driving plans (the ``plan`` action mode), trained for a
+few hundred steps only, since any plan is one of the heuristic driver's."""
 
 from __future__ import annotations
 
@@ -47,11 +48,40 @@ def train_tiny_ppo(out_dir: Path) -> Path:
     return path
 
 
-def export_tiny(zip_path: Path) -> Path:
+PLAN_TRAIN_STEPS = 256
+
+
+def train_tiny_plan_ppo(out_dir: Path) -> Path:
+    """A PPO zip in ``out_dir`` choosing among the driving plans (32x32 network)."""
+    import torch
+    from car_ai_rl.envs.sb3_vec_env import HighwayMissionVecEnv
+    from car_ai_rl.sim.params import SimParams
+    from stable_baselines3 import PPO
+
+    torch.set_num_threads(1)
+    env = HighwayMissionVecEnv(4, "plan", safety_supervisor=True, seed=5, params=SimParams())
+    model = PPO(
+        "MlpPolicy",
+        env,
+        n_steps=64,
+        batch_size=256,
+        n_epochs=1,
+        seed=5,
+        device="cpu",
+        policy_kwargs={"net_arch": [32, 32]},
+    )
+    model.learn(PLAN_TRAIN_STEPS)
+    path = out_dir / "ppo-plan" / "ppo-highway-final.zip"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    model.save(path)
+    return path
+
+
+def export_tiny(zip_path: Path, n_check: int = 500) -> Path:
     from car_ai_rl.export.onnx_export import export_onnx
 
     out = zip_path.with_suffix(".onnx")
-    export_onnx(zip_path, out, n_check=500, log=lambda _: None)
+    export_onnx(zip_path, out, n_check=n_check, log=lambda _: None)
     return out
 
 

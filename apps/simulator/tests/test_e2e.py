@@ -3,8 +3,8 @@ SwiftShader): the page loads the model in onnxruntime-web and drives 20 simulate
 without a collision, a typed command changes the mission and the HUD shows it, the three.js
 driver's view renders a non-blank frame, a fake SpeechRecognition takes the voice path and a
 stubbed speechSynthesis speaks the confirmation, the HUD explains a cruise held by a slower
-car, and a new export in the registry reaches the page. Screenshots are saved under
-tests/artifacts/."""
+car, a new export in the registry reaches the page, and a plan-mode model drives by sending
+plans that the HUD names. Screenshots are saved under tests/artifacts/."""
 
 from __future__ import annotations
 
@@ -281,6 +281,42 @@ def test_hud_leaves_the_road_clear(browser, site, size) -> None:
     ARTIFACTS.mkdir(exist_ok=True)
     time.sleep(0.5)
     page.screenshot(path=str(ARTIFACTS / f"page-{size[0]}x{size[1]}.png"))
+    assert not problems, problems
+    page.context.close()
+
+
+@pytest.fixture(scope="module")
+def plan_site(plan_model, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    root = tmp_path_factory.mktemp("plan-site")
+    config = AppConfig(
+        model=plan_model, mission_log=root / "missions.sqlite", time_scale=TIME_SCALE, seed=7
+    )
+    with running_server(config) as host:
+        yield f"http://{host}"
+
+
+def test_page_drives_a_plan_model_by_sending_plans(browser, plan_site) -> None:
+    from car_ai_rl.policies.plans import N_PLANS, PLAN_NAMES
+
+    page, problems = open_page(browser, plan_site)
+    assert "PPO plan" in page.inner_text("#hud-model")
+    wait_for(page, "window.simApp.simTimeS >= 5", 5 / TIME_SCALE * 4 + 20)
+    app = page.evaluate("window.simApp")
+    assert app["lastSource"] == "policy"
+    assert isinstance(app["lastPlan"], int) and 0 <= app["lastPlan"] < N_PLANS
+    assert app["lateAnswers"] <= 0.1 * app["frames"], app
+    counters = httpx.get(f"{plan_site}/api/stats").json()["counters"]  # this page's session
+    assert counters["plan_ticks"] >= 0.8 * counters["ticks"] > 0, counters
+    text = wait_for(
+        page,
+        "(() => { const t = document.getElementById('hud-explain').textContent;"
+        " return t.startsWith('plan: ') ? t : null; })()",
+        10,
+    )
+    name = text.removeprefix("plan: ").split(" — ")[0]
+    assert name in PLAN_NAMES, text
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "plan-model.png"))
     assert not problems, problems
     page.context.close()
 

@@ -1,9 +1,11 @@
-"""Client message checks: size, frame type, JSON shape, message types, and control values
-(NaN/inf/null refused, out-of-range clamped, wrong types refused)."""
+"""Client message checks: size, frame type, JSON shape, message types, control values
+(NaN/inf/null refused, out-of-range clamped, wrong types refused) and plan answers (an integer
+plan index instead of controls)."""
 
 from __future__ import annotations
 
 import pytest
+from car_ai_rl.policies.plans import N_PLANS
 
 from car_ai_sim_app.config import Limits
 from car_ai_sim_app.protocol import ProtocolError, decode, parse_command, parse_controls
@@ -93,3 +95,33 @@ def test_commands() -> None:
     )
     for bad in ({"text": ""}, {"text": 3}, {"text": "y" * 51}, {"text": "x", "source": "radio"}):
         assert code_of(parse_command, {"type": "command", **bad}, LIMITS) == "bad_command"
+
+
+def test_plan_answers() -> None:
+    c = parse_controls({"type": "controls", "tick": 4, "plan": 0})
+    assert (c.tick, c.plan, c.source, c.clamped) == (4, 0, "policy", False)
+    c = parse_controls({"type": "controls", "tick": 4, "plan": N_PLANS - 1, "source": "policy"})
+    assert c.plan == N_PLANS - 1
+    assert controls([0.5, 0.0, 0.0]).plan is None
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        ({"plan": 2.0}, f"plan must be an integer in [0, {N_PLANS - 1}], got float"),
+        ({"plan": "2"}, f"plan must be an integer in [0, {N_PLANS - 1}], got str"),
+        ({"plan": None}, f"plan must be an integer in [0, {N_PLANS - 1}], got NoneType"),
+        ({"plan": True}, f"plan must be an integer in [0, {N_PLANS - 1}], got bool"),
+        ({"plan": [1]}, f"plan must be an integer in [0, {N_PLANS - 1}], got list"),
+        ({"plan": -1}, f"plan must be in [0, {N_PLANS - 1}], got -1"),
+        ({"plan": N_PLANS}, f"plan must be in [0, {N_PLANS - 1}], got {N_PLANS}"),
+        ({"plan": 1, "controls": [0, 0, 0]}, "send either 'controls' or 'plan', not both"),
+        ({}, "controls need 'controls' [throttle, brake, lane] or a 'plan' index"),
+        ({"plan": 1, "source": "server"}, "source must be one of ['policy', 'manual']"),
+    ],
+)
+def test_bad_plan_answers_are_refused(extra, message) -> None:
+    with pytest.raises(ProtocolError) as info:
+        parse_controls({"type": "controls", "tick": 1, **extra})
+    assert info.value.code == "bad_controls"
+    assert info.value.message == message and "\n" not in message

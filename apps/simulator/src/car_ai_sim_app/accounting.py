@@ -59,10 +59,16 @@ class MissionBook:
 
     # ---------------------------------------------------------------------- steps
     def account(
-        self, sessions: list[Session], slots: np.ndarray, sources: np.ndarray, out: StepOutcome
+        self,
+        sessions: list[Session],
+        slots: np.ndarray,
+        sources: np.ndarray,
+        out: StepOutcome,
+        planned: np.ndarray | None = None,
     ) -> StepReport:
         """Count one step of ``sessions`` (in slots ``slots``); ``sources`` are indices into
-        SOURCES. Returns the per-session events for their frames."""
+        SOURCES and ``planned`` (bool, by position) marks the sessions that drove a plan.
+        Returns the per-session events for their frames."""
         c = self.counters
         events = views.step_events(out.result)
         flags = events.flags[slots]
@@ -73,6 +79,8 @@ class MissionBook:
         c.add(slots, "ticks")
         c.add(slots, "late_answers", late.astype(np.int64))
         c.add(slots, "manual_ticks", (sources == SOURCES.index("manual")).astype(np.int64))
+        if planned is not None:
+            c.add(slots, "plan_ticks", planned.astype(np.int64))
         c.add(slots, "interventions", intervened.astype(np.int64))
         collision = flags[:, views.EVENT_FLAGS.index("collision")]
         c.add(slots, "collisions", collision.astype(np.int64))

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 from car_ai_rl.policies.heuristic import heuristic_controls
+from car_ai_rl.policies.plans import plan_controls
 from car_ai_rl.safety import supervisor
 from car_ai_rl.sim import core, views
 from car_ai_rl.sim.observation import OBS_DIM
@@ -100,6 +101,14 @@ class BatchSim:
         if len(slots) == 0:
             return np.zeros((0, 3))
         return heuristic_controls(self.sim.take(slots), self.params)
+
+    def plan_controls(self, slots: np.ndarray, plans: np.ndarray) -> np.ndarray:
+        """The controls (len, 3) of the heuristic driver following plan ``plans[i]`` in slot
+        ``slots[i]``, before the supervisor."""
+        slots = np.asarray(slots, dtype=np.int64)
+        if len(slots) == 0:
+            return np.zeros((0, 3))
+        return plan_controls(self.sim.take(slots), self.params, np.asarray(plans, dtype=np.int64))
 
     def step(self, controls: np.ndarray) -> StepOutcome:
         """Filter every slot's controls through the safety supervisor, then step the batch."""

@@ -21,6 +21,7 @@ PUBLIC = (
     "commands",
     "commands_refused",
     "dropped_frames",
+    "plan_ticks",  # ticks driven by a plan the session chose
 )
 # Kept for the mission log only.
 PRIVATE = ("manual_ticks", "lane_limit", "unsafe_gap", "emergency_brake", "rear_guard")

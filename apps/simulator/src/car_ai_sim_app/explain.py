@@ -9,6 +9,8 @@ Every tick each session gets one explanation, in this order of precedence:
    "following a slower car at 90 km/h; will overtake when the left lane clears";
 6. the speed: "holding 100 km/h", "speeding up to 120 km/h", "slowing to 80 km/h".
 Whether a lane change would be allowed now is the supervisor's own verdict on that request.
+A session that drove a plan (a variation of the heuristic driver chosen by a ``plan``-mode
+model) has the plan's name in front: "plan: close up 0.8 s, faster 4 m/s — holding 100 km/h".
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 import numpy as np
+from car_ai_rl.policies.plans import PLAN_NAMES
 from car_ai_rl.safety import supervisor
 from car_ai_rl.sim import views
 from car_ai_rl.sim.params import SimParams
@@ -25,13 +28,25 @@ from car_ai_rl.sim.state import SimState
 from car_ai_sim_app.config import KMH_PER_MPS
 
 HOLD_TOLERANCE_KMH = 2.0  # "holding" a speed within this of the target
+NO_PLAN = -1  # in ``plans``: the session did not drive a plan
 
 
 class Explanation(NamedTuple):
-    """One session's explanation: a stable ``code`` and the words to show."""
+    """One session's explanation: a stable ``code`` and the words to show, and the name of
+    the plan the session drove (None when it sent controls)."""
 
     code: str
     text: str
+    plan: str | None = None
+
+
+def with_plans(explanations: list[Explanation], plans: np.ndarray) -> list[Explanation]:
+    """The explanations with the name of each session's plan (``NO_PLAN`` for none) in front."""
+    out = list(explanations)
+    for i in np.nonzero(plans != NO_PLAN)[0].tolist():
+        e, name = out[i], PLAN_NAMES[int(plans[i])]
+        out[i] = Explanation(e.code, f"plan: {name} — {e.text}", name)
+    return out
 
 
 @dataclass(frozen=True)
@@ -138,9 +153,21 @@ def supervisor_focus(
 
 
 def explain(
+    state: SimState,
+    slots: np.ndarray,
+    params: SimParams,
+    focus: dict[int, Focus],
+    plans: np.ndarray | None = None,
+) -> list[Explanation]:
+    """One explanation per slot; ``focus`` maps positions in ``slots`` to supervisor focus and
+    ``plans`` (by position, ``NO_PLAN`` for none) gives the plan each slot drove."""
+    out = _explain(state, slots, params, focus)
+    return out if plans is None else with_plans(out, np.asarray(plans))
+
+
+def _explain(
     state: SimState, slots: np.ndarray, params: SimParams, focus: dict[int, Focus]
 ) -> list[Explanation]:
-    """One explanation per slot; ``focus`` maps positions in ``slots`` to supervisor focus."""
     n = len(slots)
     if n == 0:
         return []

@@ -20,12 +20,13 @@ from car_ai_rl.sim.state import SimState
 
 from car_ai_sim_app.config import KMH_PER_MPS
 from car_ai_sim_app.counters import N_PUBLIC, PUBLIC
-from car_ai_sim_app.explain import Explanation, Focus
+from car_ai_sim_app.explain import NO_PLAN, Explanation, Focus
 from car_ai_sim_app.session import Session
 
 COUNTERS_TEMPLATE = "{" + ",".join(f'"{name}":%d' for name in PUBLIC) + "}"
 NO_STEP = (
-    '{"source":null,"requested":null,"applied":null,"intervened":false,"reasons":[],"focus":[]}'
+    '{"source":null,"plan":null,"requested":null,"applied":null,"intervened":false,'
+    '"reasons":[],"focus":[]}'
 )
 
 
@@ -58,6 +59,7 @@ class FrameInputs:
     reasons: list[list[str]]
     events: list[list[str]]
     focus: dict[int, Focus]
+    plans: np.ndarray  # (S,) the plan each session drove, explain.NO_PLAN for none
     explanations: list[Explanation]
     drive_reasons: dict[int, str]
 
@@ -112,6 +114,7 @@ class FrameEncoder:
         counters = counts[slots, :N_PUBLIC].tolist()
         requested = np.round(inputs.requested, 3).tolist()
         applied = np.round(inputs.applied, 3).tolist()
+        plans = [None if k == NO_PLAN else k for k in inputs.plans.tolist()]
         ramp = p.exit_ramp_length_m
         dt = p.dt_s
         server = f'{{"step_ms":{round(step_ms, 3) if step_ms else "null"}}}'
@@ -136,7 +139,7 @@ class FrameEncoder:
             if s.frame_cache.get("explain_key") != explanation:
                 s.frame_cache["explain_key"] = explanation
                 s.frame_cache["explain"] = dumps(
-                    {"code": explanation.code, "text": explanation.text}
+                    {"code": explanation.code, "text": explanation.text, "plan": explanation.plan}
                 )
             source = inputs.sources[i]
             if source is None:
@@ -152,8 +155,10 @@ class FrameEncoder:
                     )
                 else:
                     tail = '"intervened":false,"reasons":[],"focus":[]'
+                plan = plans[i]
                 step = (
-                    f'{{"source":"{source}","requested":[{req[0]},{req[1]},{req[2]}],'
+                    f'{{"source":"{source}","plan":{"null" if plan is None else plan},'
+                    f'"requested":[{req[0]},{req[1]},{req[2]}],'
                     f'"applied":[{app[0]},{app[1]},{app[2]}],{tail}}}'
                 )
             events = inputs.events[i]

@@ -75,6 +75,7 @@ class Hub:
             warm._grow(n)
             warm.step(warm.fallback_controls())
             warm.fallback_controls(np.arange(2))
+            warm.plan_controls(np.arange(2), np.arange(2))
             slots = np.arange(n)
             explain.explain(warm.sim, slots, self.params, {})
         self.sim.step(self.sim.fallback_controls())
@@ -150,32 +151,43 @@ class Hub:
         self.dispatch.on_message(s, text, data)
 
     # ------------------------------------------------------------------------ ticks
-    def collect_controls(self, ready: list[Session]) -> tuple[np.ndarray, np.ndarray]:
-        """Every ready session's controls for this tick and their source (index into
-        SOURCES); the heuristic driver fills in only for sessions without a timely answer."""
+    def collect_controls(self, ready: list[Session]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Every ready session's controls for this tick, their source (index into SOURCES) and
+        the plan each drove (``explain.NO_PLAN`` for none). A plan answer's controls are the
+        heuristic driver's following that plan, computed for all of them in one call; the
+        heuristic driver fills in only for sessions without a timely answer."""
         controls = np.zeros((self.sim.capacity, 3))
         sources = np.full(len(ready), _FALLBACK, dtype=np.int64)
+        plans = np.full(len(ready), explain.NO_PLAN, dtype=np.int64)
         expected = self.tick
         for i, s in enumerate(ready):
             answer = s.answer
             if answer is not None and answer.tick == expected:
-                controls[s.slot] = answer.values
+                if answer.plan is None:
+                    controls[s.slot] = answer.values
+                else:
+                    plans[i] = answer.plan
                 sources[i] = _MANUAL if answer.source == "manual" else _POLICY
             s.answer = None
         answered = np.zeros(self.sim.capacity, dtype=bool)
         ready_slots = np.fromiter((s.slot for s in ready), dtype=np.int64, count=len(ready))
         answered[ready_slots[sources != _FALLBACK]] = True
+        planned = np.nonzero(plans != explain.NO_PLAN)[0]
+        if len(planned):
+            controls[ready_slots[planned]] = self.sim.plan_controls(
+                ready_slots[planned], plans[planned]
+            )
         missing = np.nonzero(~answered)[0]  # late sessions and free slots
         controls[missing] = self.sim.fallback_controls(missing)
-        return controls, sources
+        return controls, sources, plans
 
     def tick_once(self) -> None:
         start = time.perf_counter()
         ready = [s for s in self.sessions.values() if s.ready]
         slots = np.fromiter((s.slot for s in ready), dtype=np.int64, count=len(ready))
-        controls, sources = self.collect_controls(ready)
+        controls, sources, plans = self.collect_controls(ready)
         out = self.sim.step(controls)
-        report = self.book.account(ready, slots, sources, out)
+        report = self.book.account(ready, slots, sources, out, plans != explain.NO_PLAN)
         joining, self.pool.joining = self.pool.joining, []
         self.sim.start_drives([s.slot for s in joining])
         for s in joining:
@@ -192,6 +204,7 @@ class Hub:
             state, slots[hit], out.reasons[slots[hit]], out.requested[slots[hit]], self.params
         )
         focus = dict(zip(hit.tolist(), focus_list, strict=True))
+        all_plans = np.concatenate([plans, np.full(len(joining), explain.NO_PLAN)])
         inputs = FrameInputs(
             sources=[*report.sources, *([None] * len(joining))],
             requested=out.requested[all_slots],
@@ -200,7 +213,8 @@ class Hub:
             reasons=[*report.reasons, *([[]] * len(joining))],
             events=[*report.events, *([["drive_started"]] * len(joining))],
             focus=focus,
-            explanations=explain.explain(state, all_slots, self.params, focus),
+            plans=all_plans,
+            explanations=explain.explain(state, all_slots, self.params, focus, all_plans),
             drive_reasons=report.drive_reasons,
         )
         counts = self.book.counters.counts

@@ -9,6 +9,8 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from car_ai_rl.policies.plans import N_PLANS
+
 from car_ai_sim_app.config import Limits
 
 CLIENT_TYPES = ("controls", "command", "model", "ping")
@@ -28,10 +30,14 @@ class ProtocolError(ValueError):
 
 @dataclass(frozen=True)
 class Controls:
+    """One tick's answer: controls, or a driving plan (``plan`` set, ``values`` zeros) whose
+    controls the server computes from the state."""
+
     tick: int
     values: tuple[float, float, float]  # clamped into range
     source: str
     clamped: bool
+    plan: int | None = None
 
 
 @dataclass(frozen=True)
@@ -80,12 +86,42 @@ def _number(value: Any, name: str) -> float:
         return math.inf
 
 
+def parse_plan(value: Any) -> int:
+    """A plan index in [0, N_PLANS)."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ProtocolError(
+            "bad_controls",
+            f"plan must be an integer in [0, {N_PLANS - 1}], got {type(value).__name__}",
+        )
+    if not 0 <= value < N_PLANS:
+        raise ProtocolError("bad_controls", f"plan must be in [0, {N_PLANS - 1}], got {value}")
+    return value
+
+
+def control_source(msg: dict[str, Any]) -> str:
+    source = msg.get("source", "policy")
+    if source not in CONTROL_SOURCES:
+        raise ProtocolError("bad_controls", f"source must be one of {list(CONTROL_SOURCES)}")
+    return source
+
+
 def parse_controls(msg: dict[str, Any]) -> Controls:
-    """Controls for one tick. Non-finite values are refused; out-of-range ones are clamped."""
+    """Controls or a plan for one tick. Non-finite controls are refused; out-of-range ones are
+    clamped. A plan must be an integer index into the driving plans."""
     tick = msg.get("tick")
     if isinstance(tick, bool) or not isinstance(tick, int) or tick < 0:
         raise ProtocolError("bad_controls", "controls need the integer 'tick' they answer")
-    raw = msg.get("controls")
+    has_plan, has_controls = "plan" in msg, "controls" in msg
+    if has_plan and has_controls:
+        raise ProtocolError("bad_controls", "send either 'controls' or 'plan', not both")
+    if has_plan:
+        plan = parse_plan(msg["plan"])
+        return Controls(tick, (0.0, 0.0, 0.0), control_source(msg), False, plan)
+    if not has_controls:
+        raise ProtocolError(
+            "bad_controls", "controls need 'controls' [throttle, brake, lane] or a 'plan' index"
+        )
+    raw = msg["controls"]
     if isinstance(raw, dict):
         missing = [k for k in CONTROL_KEYS if k not in raw]
         if missing:
@@ -101,10 +137,7 @@ def parse_controls(msg: dict[str, Any]) -> Controls:
             "non_finite_controls", "controls must be finite numbers (NaN/inf refused)"
         )
     clamped = [min(max(v, lo), hi) for v, (lo, hi) in zip(values, CONTROL_RANGES, strict=True)]
-    source = msg.get("source", "policy")
-    if source not in CONTROL_SOURCES:
-        raise ProtocolError("bad_controls", f"source must be one of {list(CONTROL_SOURCES)}")
-    return Controls(tick, tuple(clamped), source, clamped != values)  # type: ignore[arg-type]
+    return Controls(tick, tuple(clamped), control_source(msg), clamped != values)  # type: ignore[arg-type]
 
 
 def check_storable(text: str, what: str) -> None:

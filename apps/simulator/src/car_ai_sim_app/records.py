@@ -75,6 +75,7 @@ class MissionRecord:
                 "models_used": sorted(self.models_used),
                 "ticks": c.get("ticks", 0),
                 "manual_ticks": c.get("manual_ticks", 0),
+                "plan_ticks": c.get("plan_ticks", 0),
                 "rejected_controls": c.get("rejected_controls", 0),
                 "clamped_controls": c.get("clamped_controls", 0),
                 "intervention_reasons": dict(sorted(reasons.items())),

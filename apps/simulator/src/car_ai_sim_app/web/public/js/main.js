@@ -1,5 +1,5 @@
-// The page: connects a session, answers every frame with controls from the policy (or the
-// keyboard), draws the scene and sends typed or spoken commands. `window.simApp` exposes the
+// The page: connects a session, answers every frame with controls or a driving plan from the
+// policy (or controls from the keyboard), draws the scene and sends typed or spoken commands. `window.simApp` exposes the
 // page's state for inspection.
 import { Hud, driveBanner } from "./hud.js";
 import { Keyboard, Voice } from "./input.js";
@@ -29,6 +29,7 @@ const app = {
   interventions: 0,
   lateAnswers: 0,
   lastSource: null,
+  lastPlan: null,
   mission: null,
   lastReply: null,
   lastCommandSource: null,
@@ -123,18 +124,19 @@ const keyboard = new Keyboard(
 );
 
 async function answer(frame) {
-  let controls = null;
+  let action = null;
   let source = "manual";
   if (app.autopilot && policy.ready) {
     try {
-      controls = await policy.act(decodeObs(frame.obs));
+      action = await policy.act(decodeObs(frame.obs));
       source = "policy";
     } catch (err) {
       status(`policy error: ${err.message || err}`);
     }
   }
-  if (!controls) controls = keyboard.controls();
-  if (conn.send({ type: "controls", tick: frame.tick, controls, source })) app.answered += 1;
+  if (!action) action = { controls: keyboard.controls() };
+  app.lastPlan = action.plan === undefined ? null : action.plan;
+  if (conn.send({ type: "controls", tick: frame.tick, ...action, source })) app.answered += 1;
 }
 
 function onTick(frame) {

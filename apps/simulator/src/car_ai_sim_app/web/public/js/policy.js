@@ -1,6 +1,8 @@
 // The policy: exported ONNX actors run with onnxruntime-web (WASM backend), served by the
 // backend under /vendor/ort/. Models come from the registry, one per mission kind; a model is
-// fetched once per content hash and swapped in only once it has loaded.
+// fetched once per content hash and swapped in only once it has loaded. A model gives either
+// controls or, in the plan action mode, the index of a driving plan, which the server turns
+// into controls from the simulator state.
 import * as ort from "/vendor/ort/ort.wasm.min.mjs";
 
 ort.env.wasm.wasmPaths = "/vendor/ort/";
@@ -12,6 +14,10 @@ async function sha256Hex(buffer) {
   if (!globalThis.crypto || !crypto.subtle) return null; // not a secure context
   const digest = await crypto.subtle.digest("SHA-256", buffer);
   return Array.from(new Uint8Array(digest), (b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+function isPlanModel(session) {
+  return session.outputNames.includes("plan");
 }
 
 export class PolicyRunner {
@@ -79,18 +85,25 @@ export class PolicyRunner {
       executionProviders: ["wasm"],
       graphOptimizationLevel: "all",
     });
-    if (!session.inputNames.includes("obs") || !session.outputNames.includes("controls")) {
-      throw new Error("the model does not map obs to controls");
+    const outputs = session.outputNames;
+    const acts = outputs.includes("controls") || outputs.includes("plan");
+    if (!session.inputNames.includes("obs") || !acts) {
+      throw new Error("the model does not map obs to controls or a plan");
     }
     return session;
   }
 
-  // Controls [throttle, brake, lane request] for one observation (Float32Array).
+  // For one observation (Float32Array): {plan: k} from a plan model, else
+  // {controls: [throttle, brake, lane request]}.
   async act(obs) {
     const current = this.current;
     if (!current) return null;
     const input = new ort.Tensor("float32", obs, [1, obs.length]);
-    const output = await current.session.run({ obs: input });
-    return Array.from(output.controls.data, Number);
+    if (isPlanModel(current.session)) {
+      const output = await current.session.run({ obs: input }, ["plan"]);
+      return { plan: Number(output.plan.data[0]) };
+    }
+    const output = await current.session.run({ obs: input }, ["controls"]);
+    return { controls: Array.from(output.controls.data, Number) };
   }
 }
