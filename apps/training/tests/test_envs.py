@@ -17,6 +17,8 @@ from car_ai_rl.envs.render import CRASH, EGO
 from car_ai_rl.envs.sb3_vec_env import HighwayMissionVecEnv
 from car_ai_rl.envs.vector import HighwayMissionVectorEnv
 from car_ai_rl.errors import ConfigError, UserError
+from car_ai_rl.policies.heuristic import heuristic_controls
+from car_ai_rl.policies.plans import N_PLANS, PLAN_NAMES, PLANS, plan_controls
 from car_ai_rl.sim import core, layout
 from car_ai_rl.sim.controls import (
     DISCRETE_ACTION_NAMES,
@@ -28,7 +30,7 @@ from car_ai_rl.sim.params import SimParams
 from car_ai_rl.sim.reward import REWARD_TERMS
 from car_ai_rl.sim.rng import episode_seed, next_episode_seed
 
-MODES = [("discrete", False), ("discrete", True), ("continuous", False), ("continuous", True)]
+MODES = [(mode, supervised) for mode in ("discrete", "continuous", "plan") for supervised in (0, 1)]
 COAST = DISCRETE_ACTION_NAMES.index("coast_keep")  # no throttle, no brake, no lane request
 FULL_RIGHT = DISCRETE_ACTION_NAMES.index("throttle_full_right")
 FULL_KEEP = DISCRETE_ACTION_NAMES.index("throttle_full_keep")
@@ -122,6 +124,44 @@ def test_both_action_modes_decode_to_the_same_controls() -> None:
     assert DISCRETE_CONTROLS[:, 0].max() == 1.0 and DISCRETE_CONTROLS[:, 1].max() == 1.0
 
 
+def test_plans_decode_to_the_heuristic_driver_and_its_variations() -> None:
+    params = SimParams()
+    n = 64
+    state, _ = core.reset(params, core.seeds_from_ints(7, n))
+    differs = np.zeros(N_PLANS, dtype=bool)  # each variation changes what the driver does
+    for _ in range(100):
+        plain = heuristic_controls(state, params)
+        for k in range(N_PLANS):
+            differs[k] |= np.any(plan_controls(state, params, np.full(n, k)) != plain)
+        state, _ = core.step(state, plain, params)
+    assert differs[1:].all() and not differs[0], differs
+    with pytest.raises(ValueError, match="state"):
+        decode_actions(np.zeros(n, dtype=np.int64), "plan", n)
+    # plan 0 is the driver itself
+    plain = decode_actions(np.zeros(n, dtype=np.int64), "plan", n, state, params)
+    np.testing.assert_array_equal(plain, heuristic_controls(state, params))
+    # every other plan is the driver with that plan's variation
+    for k, plan in enumerate(PLANS):
+        ones = np.ones(n)
+        expected = heuristic_controls(
+            state,
+            params,
+            plan.speed_offset_mps * ones,
+            np.full(n, plan.hold_lane),
+            plan.headway_s * ones,
+        )
+        got = decode_actions(np.full(n, k), "plan", n, state, params)
+        np.testing.assert_array_equal(got, expected)
+        np.testing.assert_array_equal(got, plan_controls(state, params, np.full(n, k)))
+    # one batch may mix plans: each env gets its own
+    mixed = np.arange(n) % N_PLANS
+    rows = decode_actions(mixed, "plan", n, state, params)
+    for k in range(N_PLANS):
+        alone = plan_controls(state, params, np.full(n, k))
+        np.testing.assert_array_equal(rows[mixed == k], alone[mixed == k])
+    assert len(set(PLAN_NAMES)) == N_PLANS and PLAN_NAMES[0] == "heuristic"
+
+
 def test_continuous_lane_threshold() -> None:
     a = np.array([[0.0, -1.0, 0.49], [0.0, -1.0, 0.51], [0.0, -1.0, -0.51], [1.0, -1.0, -0.2]])
     c = decode_actions(a, "continuous", 4)
@@ -146,6 +186,9 @@ def test_continuous_lane_threshold() -> None:
         ("discrete", -1),
         ("discrete", 2.5),
         ("discrete", np.nan),
+        ("plan", N_PLANS),
+        ("plan", -1),
+        ("plan", 1.5),
     ],
 )
 def test_bad_actions_raise_value_error_naming_action(mode: str, action) -> None:

@@ -12,12 +12,20 @@ from pathlib import Path
 import numpy as np
 import onnx
 import pytest
-from test_policies_support import EXPORT_SCRIPT, TRAINING_DIR, TinyModels, tiny_models
+from test_policies_support import (
+    EXPORT_SCRIPT,
+    MODEL_NAMES,
+    TRAINING_DIR,
+    TinyModels,
+    action_mode_of,
+    tiny_models,
+)
 
 from car_ai_rl.cli import run
 from car_ai_rl.envs.actions import DISCRETE_CONTROLS, decode_actions
 from car_ai_rl.export.parity import compare
 from car_ai_rl.policies.onnx_policy import make_session
+from car_ai_rl.policies.plans import N_PLANS
 from car_ai_rl.sim.observation import OBS_DIM, OBS_FEATURES, OBS_SCHEMA_VERSION
 from car_ai_rl.sim.params import SimParams
 
@@ -39,9 +47,7 @@ def models(tmp_path_factory: pytest.TempPathFactory) -> TinyModels:
     return tiny_models(tmp_path_factory)
 
 
-@pytest.mark.parametrize(
-    "name", ["ppo_discrete", "ppo_continuous", "dqn", "ppo_masked", "dqn_masked"]
-)
+@pytest.mark.parametrize("name", MODEL_NAMES)
 def test_parity_with_sb3_on_rollout_observations(models, name):
     report = models.exports[name].parity
     assert report is not None and report.ok, report
@@ -58,6 +64,7 @@ def test_parity_with_sb3_on_rollout_observations(models, name):
         ("ppo_discrete", "ppo", "discrete"),
         ("ppo_continuous", "ppo", "continuous"),
         ("dqn", "dqn", "discrete"),
+        ("ppo_plan", "ppo", "plan"),
     ],
 )
 def test_metadata_and_interface(models, name, algo, mode):
@@ -68,7 +75,7 @@ def test_metadata_and_interface(models, name, algo, mode):
     assert json.loads(meta["obs_features"]) == list(OBS_FEATURES)
     assert [f["name"] for f in json.loads(meta["obs_schema"])] == list(OBS_FEATURES)
     assert (meta["algo"], meta["action_mode"]) == (algo, mode)
-    assert int(meta["train_steps"]) >= 1_000
+    assert int(meta["train_steps"]) >= 512
     expected = models.run_params if name == "ppo_continuous" else SimParams()
     assert meta["sim_params_hash"] == expected.digest()
     assert json.loads(meta["sim_params"]) == json.loads(json.dumps(expected.to_dict()))
@@ -78,18 +85,23 @@ def test_metadata_and_interface(models, name, algo, mode):
     assert obs_in.type.tensor_type.elem_type == onnx.TensorProto.FLOAT
     dims = obs_in.type.tensor_type.shape.dim
     assert dims[0].dim_param and dims[1].dim_value == OBS_DIM
-    assert [o.name for o in proto.graph.output] == ["controls", "action"]
+    outputs = ["plan"] if mode == "plan" else ["controls", "action"]
+    assert [o.name for o in proto.graph.output] == outputs
+    assert json.loads(meta["outputs"]) == outputs
 
 
-@pytest.mark.parametrize(
-    "name", ["ppo_discrete", "ppo_continuous", "dqn", "ppo_masked", "dqn_masked"]
-)
+@pytest.mark.parametrize("name", MODEL_NAMES)
 def test_graph_decodes_controls_for_any_batch_size(models, name):
     session = make_session(models.onnx[name])
     rng = np.random.default_rng(0)
-    mode = "continuous" if name == "ppo_continuous" else "discrete"
+    mode = action_mode_of(name)
     for n in (1, 7, 300):
         obs = rng.uniform(-3.0, 3.0, size=(n, OBS_DIM)).astype(np.float32)
+        if mode == "plan":  # the driver decodes plans from the state: the graph gives the plan
+            (plan,) = session.run(None, {"obs": obs})
+            assert plan.dtype == np.int64 and plan.shape == (n,)
+            assert plan.min() >= 0 and plan.max() < N_PLANS
+            continue
         controls, action = session.run(None, {"obs": obs})
         assert controls.dtype == np.float32 and controls.shape == (n, 3)
         if mode == "discrete":

@@ -10,11 +10,19 @@ import zipfile
 import numpy as np
 import onnx
 import pytest
-from test_policies_support import RUN_PARAMS, TinyModels, rollout_obs, tiny_models
+from test_policies_support import (
+    MODEL_NAMES,
+    RUN_PARAMS,
+    TinyModels,
+    action_mode_of,
+    rollout_obs,
+    tiny_models,
+)
 
 from car_ai_rl.episodes.rollout import run_episodes
 from car_ai_rl.errors import UserError
 from car_ai_rl.policies import HeuristicPolicy, Policy, load_policy
+from car_ai_rl.policies.plans import plan_controls
 from car_ai_rl.sim import core
 from car_ai_rl.sim.observation import OBS_SCHEMA_VERSION
 from car_ai_rl.sim.params import SimParams
@@ -43,9 +51,7 @@ def test_heuristic_policy_acts_on_the_state():
     assert controls.shape == (5, 3) and controls.dtype == np.float64
 
 
-@pytest.mark.parametrize(
-    "name", ["ppo_discrete", "ppo_continuous", "dqn", "ppo_masked", "dqn_masked"]
-)
+@pytest.mark.parametrize("name", MODEL_NAMES)
 def test_sb3_policy_identity(models, name):
     path = models.zips[name]
     policy = load_policy(str(path))
@@ -56,7 +62,7 @@ def test_sb3_policy_identity(models, name):
     meta = identity["metadata"]
     assert all(isinstance(v, str) for v in meta.values())
     assert meta["algo"] == ("dqn" if name.startswith("dqn") else "ppo")
-    assert meta["action_mode"] == ("continuous" if name == "ppo_continuous" else "discrete")
+    assert meta["action_mode"] == action_mode_of(name)
     assert meta["action_mask"] == ("supervisor verdicts" if "masked" in name else "none")
     assert int(meta["train_steps"]) >= 512
     assert meta["obs_schema_version"] == OBS_SCHEMA_VERSION
@@ -71,9 +77,7 @@ def test_sb3_params_come_from_run_json_one_level_up(models):
     assert lone.identity()["metadata"]["sim_params_source"] == "defaults"
 
 
-@pytest.mark.parametrize(
-    "name", ["ppo_discrete", "ppo_continuous", "dqn", "ppo_masked", "dqn_masked"]
-)
+@pytest.mark.parametrize("name", MODEL_NAMES)
 def test_onnx_policy_matches_sb3_policy_on_rollout_obs(models, obs, name):
     sb3 = load_policy(str(models.zips[name]))
     exported = load_policy(str(models.onnx[name]))
@@ -84,7 +88,10 @@ def test_onnx_policy_matches_sb3_policy_on_rollout_obs(models, obs, name):
     a = sb3.act(obs, state, SimParams())
     b = exported.act(obs, state, SimParams())
     assert a.shape == b.shape == (len(obs), 3) and b.dtype == np.float64
-    if sb3.action_mode == "discrete":
+    if sb3.action_mode == "plan":  # both drive the graph's plans with the heuristic driver
+        np.testing.assert_array_equal(b, a)
+        np.testing.assert_array_equal(b, plan_controls(state, SimParams(), sb3.predict(obs)))
+    elif sb3.action_mode == "discrete":
         np.testing.assert_allclose(b, a, atol=1e-7)
     else:
         raw = sb3.predict(obs)

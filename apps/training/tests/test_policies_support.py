@@ -19,7 +19,12 @@ TRAINING_DIR = Path(__file__).resolve().parents[1]
 EXPORT_SCRIPT = TRAINING_DIR / "scripts" / "export_onnx.py"
 # the continuous PPO lives in a run dir whose run.json holds non-default params
 RUN_PARAMS = {"traffic_density": 12.0, "episode_duration_s": 30.0}
-MODEL_NAMES = ("ppo_discrete", "ppo_continuous", "dqn", "ppo_masked", "dqn_masked")
+MODEL_NAMES = ("ppo_discrete", "ppo_continuous", "dqn", "ppo_masked", "dqn_masked", "ppo_plan")
+
+
+def action_mode_of(name: str) -> str:
+    """The action mode of the tiny model ``name``."""
+    return {"ppo_continuous": "continuous", "ppo_plan": "plan"}.get(name, "discrete")
 
 
 @dataclass(frozen=True)
@@ -67,10 +72,12 @@ def _train(name: str, root: Path) -> Path:
     else:
         from sb3_contrib import MaskablePPO
 
-        mode = "discrete" if masked else name.removeprefix("ppo_")
-        seed, steps = (3, 512) if masked else (2, 1_024)
+        mode = action_mode_of(name)
+        seed, steps = (3, 512) if masked or mode == "plan" else (2, 1_024)
         params = SimParams(**RUN_PARAMS) if mode == "continuous" else SimParams()
-        env = HighwayMissionVecEnv(2, mode, masked, seed=seed, params=params)
+        # trained as runs train: masked discrete and plans under the supervisor
+        supervised = masked or mode == "plan"
+        env = HighwayMissionVecEnv(2, mode, supervised, seed=seed, params=params)
         model = (MaskablePPO if masked else PPO)(
             "MlpPolicy",
             env,

@@ -119,3 +119,25 @@ def test_dqfd_kickstart_makes_the_teacher_greedy_for_a_masked_dqn() -> None:
     # the target network starts equal to the pre-trained one
     for a, b in zip(model.q_net.parameters(), model.q_net_target.parameters(), strict=True):
         assert torch.equal(a, b)
+
+
+def test_oracle_plan_labels_drive_exactly_as_the_oracle() -> None:
+    """In the plan mode the oracle's label is the plan it drives: driving the labels under the
+    supervisor reproduces the oracle's own drive step for step."""
+    from car_ai_rl.planner.oracle import OraclePlanner
+    from car_ai_rl.policies.plans import N_PLANS
+    from car_ai_rl.sim import core
+    from car_ai_rl.train.pretrain import Teacher
+
+    params = SimParams()
+    data = drive(None, params, "plan", 6, 60, seed=5, gamma=0.99, teacher=Teacher("oracle", True))
+    assert data.labels.dtype == np.int64
+    assert data.labels.min() >= 0 and data.labels.max() < N_PLANS
+    assert np.unique(data.labels).size > 1  # the oracle does not just drive the heuristic
+    np.testing.assert_array_equal(data.actions, data.labels)
+    planner = OraclePlanner()
+    state, obs = core.reset(params, core.seeds_from_ints(5, 6))
+    for t in range(60):
+        np.testing.assert_array_equal(obs, data.obs[t * 6 : (t + 1) * 6])
+        state, result = core.step(state, planner.controls(state, params), params)
+        obs = result.obs

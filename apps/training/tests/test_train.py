@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from car_ai_rl.envs.actions import N_DISCRETE_ACTIONS, N_PLANS
 from car_ai_rl.errors import ConfigError
 from car_ai_rl.policies.sb3_model import load_sb3
 from car_ai_rl.sim.params import SimParams
@@ -44,8 +45,11 @@ def run_script(args: list[str], **kwargs) -> subprocess.CompletedProcess:
     )
 
 
-@pytest.mark.parametrize("algo", ["ppo", "dqn"])
-def test_short_run_writes_every_output(tmp_path: Path, algo: str) -> None:
+@pytest.mark.parametrize(
+    ("algo", "action_mode"),
+    [("ppo", "plan"), ("dqn", "plan"), ("ppo", "discrete"), ("dqn", "discrete")],
+)
+def test_short_run_writes_every_output(tmp_path: Path, algo: str, action_mode: str) -> None:
     config = write_config(tmp_path, TINY)
     log_dir = tmp_path / "run"
     proc = run_script(
@@ -59,6 +63,8 @@ def test_short_run_writes_every_output(tmp_path: Path, algo: str) -> None:
             str(log_dir),
             "--config",
             str(config),
+            "--action-mode",
+            action_mode,
             "--no-progress",
         ]
     )
@@ -66,8 +72,13 @@ def test_short_run_writes_every_output(tmp_path: Path, algo: str) -> None:
     assert "kickstart round 1/1" in proc.stderr  # both kickstart
     final = log_dir / f"{algo}-highway-final.zip"
     assert final.is_file()
-    model = load_sb3(final)[0]
+    model, info = load_sb3(final)
     assert model.num_timesteps >= 2048
+    assert info.action_mode == action_mode
+    assert model.action_space.n == (N_PLANS if action_mode == "plan" else N_DISCRETE_ACTIONS)
+    # discrete actions are masked by the supervisor's verdicts; plans are not (the driver
+    # follows the supervisor's own predicates)
+    assert info.masked == (action_mode == "discrete")
     assert list((log_dir / "checkpoints").glob(f"{algo}_*_steps.zip"))
     if algo == "dqn":  # --resume must find the buffer CheckpointCallback saved
         newest = checkpoints_newest_first(log_dir, algo)[0][1]
