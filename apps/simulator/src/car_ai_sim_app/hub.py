@@ -1,11 +1,12 @@
 """The hub: the tick loop that steps every session's drive in one batched call.
 
-Each tick: the controls every session answered for the previous frame, or the heuristic
-driver's for the sessions that did not answer in time, pass through the safety supervisor;
-the batch steps once; the step is accounted (``accounting``), explained (``explain``) and
-encoded into frames (``frames``) for every session at once. Joining sessions start their drive
-at a tick boundary, so their first answer has a whole period to arrive. Sessions come and go
-through ``pool``; their messages are handled by ``dispatch``.
+Each tick: the controls every session answered for the previous frame (for a session that
+answered with a driving plan, the heuristic driver's controls following that plan), or the
+heuristic driver's for the sessions that did not answer in time, pass through the safety
+supervisor; the batch steps once; the step is accounted (``accounting``), explained
+(``explain``) and encoded into frames (``frames``) for every session at once. Joining
+sessions start their drive at a tick boundary, so their first answer has a whole period to
+arrive. Sessions come and go through ``pool``; their messages are handled by ``dispatch``.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 // The page: connects a session, answers every frame with controls or a driving plan from the
-// policy (or controls from the keyboard), draws the scene and sends typed or spoken commands. `window.simApp` exposes the
-// page's state for inspection.
+// policy (or controls from the keyboard), draws the scene and sends typed or spoken commands.
+// `window.simApp` exposes the page's state for inspection.
 import { Hud, driveBanner } from "./hud.js";
 import { Keyboard, Voice } from "./input.js";
 import { Connection, decodeObs, decodeVehicles } from "./net.js";
