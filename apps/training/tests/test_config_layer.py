@@ -169,7 +169,7 @@ def test_the_config_reference_is_current_and_complete() -> None:
         ),
         (
             {"algo": "dqn", "action_mode": "continuous"},
-            "action_mode: must be discrete for dqn, got 'continuous'",
+            "action_mode: must be discrete or plan for dqn, got 'continuous'",
         ),
     ],
 )

@@ -46,7 +46,7 @@ def add_train_arguments(parser: argparse.ArgumentParser, with_algo: bool) -> Non
         "--action-mode",
         choices=["discrete", "continuous", "plan"],
         default=None,
-        help="action space (default discrete)",
+        help="action space (default plan)",
     )
     existing = parser.add_mutually_exclusive_group()
     existing.add_argument(

@@ -171,8 +171,11 @@ class TrainConfig(ConfigModel):
 
     algo: Literal["ppo", "dqn"] = "ppo"
     """The algorithm (`--algo`; `scripts/train_ppo.py` and `train_dqn.py` set it)."""
-    action_mode: Literal["discrete", "continuous", "plan"] = "discrete"
-    """Action space; DQN needs `discrete`."""
+    action_mode: Literal["discrete", "continuous", "plan"] = "plan"
+    """Action space: `plan` chooses one of 10 driving plans (the heuristic driver and its
+    variations, decoded by the driver from the state), `discrete` one of 21 throttle/brake
+    levels x lane requests, `continuous` a Box of throttle, brake and lane. DQN needs `plan`
+    or `discrete`."""
     seed: Seed = 0
     """Seeds the networks, the exploration and the training episodes."""
     torch_threads: int = Field(1, ge=1, le=256)
@@ -186,8 +189,8 @@ class TrainConfig(ConfigModel):
     eval_episodes: int = Field(64, ge=0, le=100_000)
     """Episodes of each evaluation, on fixed seeds (`0`: no evaluation)."""
     supervisor: bool = True
-    """Train as the product runs: the safety supervisor filters the policy's controls, and
-    with discrete actions the policy chooses only the actions it allows (masked by the
+    """Train as the product runs: the safety supervisor filters the policy's controls (a
+    plan's too), and with discrete actions the policy chooses only the actions it allows (masked by the
     verdicts in the observation: sb3-contrib's `MaskablePPO`, or a masked DQN). `false`
     trains the unmasked policy with no supervisor."""
     ppo: PPOHyper = PPOHyper()
