@@ -2,8 +2,9 @@
 
 Both sides train SB3 PPO with the same hyperparameters, 4 envs and one torch thread: ours in
 the batched ``HighwayMissionVecEnv`` (no subprocesses), the peer in SB3's ``DummyVecEnv``. Ours
-also runs as training does by default: sb3-contrib's MaskablePPO under the supervisor, masked
-by the verdicts in the observation. Prints one JSON object with timesteps/s for each and the
+also runs as training does by default, choosing driving plans under the supervisor (each step
+the heuristic driver decodes the plans), and as the discrete mode trains: sb3-contrib's
+MaskablePPO under the supervisor, masked by the verdicts in the observation. Prints one JSON object with timesteps/s for each and the
 ratios. Run from apps/training after `pip install -e .[bench]`:
 
     python bench/train_throughput.py [--our-steps 40960] [--peer-steps 2048]
@@ -46,6 +47,9 @@ def main() -> None:
     torch.distributions.Distribution.set_default_validate_args(False)
 
     ours = timesteps_per_s(HighwayMissionVecEnv(N_ENVS), args.our_steps)
+    plans = timesteps_per_s(
+        HighwayMissionVecEnv(N_ENVS, "plan", safety_supervisor=True), args.our_steps
+    )
     masked = timesteps_per_s(
         HighwayMissionVecEnv(N_ENVS, safety_supervisor=True), args.our_steps, MaskablePPO
     )
@@ -59,13 +63,16 @@ def main() -> None:
         json.dumps(
             {
                 "ours_timesteps_per_s": round(ours, 1),
+                "ours_plan_supervised_timesteps_per_s": round(plans, 1),
                 "ours_masked_supervised_timesteps_per_s": round(masked, 1),
                 "highway_fast_v0_timesteps_per_s": round(peer, 2),
                 "ratio": round(ours / peer, 1),
+                "ratio_plan": round(plans / peer, 1),
                 "ratio_masked": round(masked / peer, 1),
                 "n_envs": N_ENVS,
                 "ppo": {k: v for k, v in PPO_KWARGS.items() if k != "verbose"},
                 "seed_command_minutes_ours": round(1_500_000 / ours / 60, 1),
+                "seed_command_minutes_ours_plan": round(1_500_000 / plans / 60, 1),
                 "seed_command_minutes_ours_masked": round(1_500_000 / masked / 60, 1),
                 "seed_command_hours_peer": round(1_500_000 / peer / 3600, 1),
             },
