@@ -3,6 +3,7 @@ the kickstart included, in two separate processes."""
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -26,9 +27,17 @@ CONFIG = {
 }
 
 
-def train_once(tmp_path: Path, algo: str, name: str, steps: int = 3072, seed: int = 3) -> Path:
-    config = tmp_path / "config.yaml"
-    config.write_text(yaml.safe_dump(CONFIG))
+def train_once(
+    tmp_path: Path,
+    algo: str,
+    name: str,
+    steps: int = 3072,
+    seed: int = 3,
+    config_data: dict | None = None,
+    env: dict[str, str] | None = None,
+) -> Path:
+    config = tmp_path / f"{name}.yaml"
+    config.write_text(yaml.safe_dump(config_data or CONFIG))
     log_dir = tmp_path / name
     proc = subprocess.run(
         [
@@ -41,6 +50,7 @@ def train_once(tmp_path: Path, algo: str, name: str, steps: int = 3072, seed: in
         capture_output=True,
         text=True,
         timeout=900,
+        env={**os.environ, **(env or {})},
     )
     assert proc.returncode == 0, proc.stderr
     return log_dir
@@ -70,3 +80,24 @@ def test_two_runs_of_one_command_give_identical_models(tmp_path: Path, algo: str
     other = train_once(tmp_path, algo, "other", steps=1024, seed=4)
     checkpoint = f"checkpoints/{algo}_1024_steps.zip"
     assert not identical(parameters(first / checkpoint, algo), parameters(other / checkpoint, algo))
+
+
+def test_the_simulators_thread_count_does_not_change_the_model(tmp_path: Path) -> None:
+    """Numba's OpenMP layer sets OpenMP's thread count, torch's included, whenever a batch big
+    enough to run in parallel is simulated (the kickstart's drives, the evaluations): torch
+    must keep ``torch_threads`` (1) all the same, so the model does not depend on
+    ``NUMBA_NUM_THREADS``. Networks and batches big enough that torch would split their sums
+    over two threads."""
+    data = {
+        **CONFIG,
+        "eval_episodes": 64,
+        "ppo": {"n_steps": 512, "batch_size": 2048, "n_epochs": 2, "net_arch": [256, 256]},
+    }
+    runs = [
+        train_once(
+            tmp_path, "ppo", f"threads-{n}", 4096, config_data=data, env={"NUMBA_NUM_THREADS": n}
+        )
+        for n in ("1", "2")
+    ]
+    for name in ("checkpoints/ppo_2048_steps.zip", "ppo-highway-final.zip"):
+        assert identical(parameters(runs[0] / name, "ppo"), parameters(runs[1] / name, "ppo")), name

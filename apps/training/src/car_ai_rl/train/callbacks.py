@@ -10,6 +10,7 @@ from car_ai_rl.train.checkpoints import next_multiple
 from car_ai_rl.train.config import Curriculum
 from car_ai_rl.train.curriculum import params_at
 from car_ai_rl.train.evaluation import evaluate_model
+from car_ai_rl.train.reproducibility import torch_threads_kept
 
 
 class EvalMetricsCallback(BaseCallback):
@@ -39,7 +40,8 @@ class EvalMetricsCallback(BaseCallback):
 
     def evaluate(self) -> dict[str, float]:
         """Evaluate the model being trained and log the metrics at its step count."""
-        metrics, supervised = self.measure(self.model)
+        with torch_threads_kept():
+            metrics, supervised = self.measure(self.model)
         for key, value in metrics.items():
             self.logger.record(f"eval/{key}", value)
         self.logger.record(

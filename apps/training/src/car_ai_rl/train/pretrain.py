@@ -37,6 +37,7 @@ from car_ai_rl.sim.observation import allowed_actions
 from car_ai_rl.sim.params import SimParams
 from car_ai_rl.sim.state import SimState
 from car_ai_rl.train.config import KICKSTART_EPOCHS
+from car_ai_rl.train.reproducibility import torch_threads_kept
 
 PRETRAIN_SEED = 20_000_000
 DQFD_MARGIN = 0.8  # how far the greedy Q must prefer the teacher's action (DQfD's l(a_E, a))
@@ -278,19 +279,20 @@ def kickstart(
         if stop_requested():
             break
         driver = None if r == 0 else model
-        datasets.append(
-            drive(
-                driver,
-                params,
-                action_mode,
-                k.envs,
-                k.steps_per_round,
-                PRETRAIN_SEED + 1000 * r,
-                gamma,
-                teacher,
-                masked,
+        with torch_threads_kept():
+            datasets.append(
+                drive(
+                    driver,
+                    params,
+                    action_mode,
+                    k.envs,
+                    k.steps_per_round,
+                    PRETRAIN_SEED + 1000 * r,
+                    gamma,
+                    teacher,
+                    masked,
+                )
             )
-        )
         merged = Demonstrations(
             *(
                 np.concatenate([getattr(d, f.name) for d in datasets])

@@ -10,10 +10,17 @@
   the last bits, which training then amplifies: more threads is faster on big networks but not
   reproducible, so it is opt-in.
 - The simulator's parallel kernel steps independent envs on Numba threads; each env's result
-  does not depend on the thread count or on scheduling.
+  does not depend on the thread count or on scheduling. Numba's OpenMP threading layer shares
+  OpenMP with torch, and a parallel launch sets OpenMP's thread count to Numba's, torch's
+  included: every batch of simulation big enough to run in parallel (the kickstart's drives,
+  the evaluations) runs inside :func:`torch_threads_kept`, so that torch keeps
+  ``torch_threads`` whatever ``NUMBA_NUM_THREADS`` is.
 """
 
 from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
 
 import torch
 
@@ -21,3 +28,14 @@ import torch
 def configure(torch_threads: int) -> None:
     """Fix torch's thread count for the whole run (the kickstart included)."""
     torch.set_num_threads(torch_threads)
+
+
+@contextlib.contextmanager
+def torch_threads_kept() -> Iterator[None]:
+    """Run a block that may launch Numba's parallel kernels, then give torch back the thread
+    count it had (the launch sets OpenMP's, and so torch's, to Numba's)."""
+    threads = torch.get_num_threads()
+    try:
+        yield
+    finally:
+        torch.set_num_threads(threads)
