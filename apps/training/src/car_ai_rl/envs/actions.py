@@ -18,7 +18,7 @@ import numpy as np
 from gymnasium import spaces
 
 from car_ai_rl.errors import UserError
-from car_ai_rl.policies.plans import N_PLANS, check_plans, plan_controls
+from car_ai_rl.policies.plans import N_PLANS, plan_controls
 from car_ai_rl.sim.controls import (
     DISCRETE_CONTROLS,
     LANE_THRESHOLD,
@@ -55,6 +55,22 @@ def check_mode(mode: str) -> None:
         raise UserError(f"action_mode: must be one of {', '.join(ACTION_MODES)}, got {mode!r}")
 
 
+def indices(actions: np.ndarray, n_envs: int, n_choices: int, what: str) -> np.ndarray:
+    """``actions`` as int64 (n_envs,) indices in [0, n_choices), or ValueError naming
+    'action' (``what`` names the choices: "discrete actions", "plans")."""
+    a = np.asarray(actions)
+    if a.size != n_envs or a.ndim > 2:
+        raise ValueError(f"action: expected {n_envs} {what}, got shape {a.shape}")
+    a = a.reshape(n_envs)
+    if a.dtype.kind not in "iu":
+        if not np.isfinite(a).all() or (a != np.round(a)).any():
+            raise ValueError(f"action: {what} must be integers, got {a}")
+    a = a.astype(np.int64)
+    if a.min() < 0 or a.max() >= n_choices:
+        raise ValueError(f"action: must be in [0, {n_choices - 1}], got {a}")
+    return a
+
+
 def decode_actions(
     actions: np.ndarray,
     mode: str,
@@ -67,19 +83,10 @@ def decode_actions(
     if mode == "plan":
         if state is None or params is None:
             raise ValueError("action: plans decode with the simulator state and params")
-        return plan_controls(state, params, check_plans(actions, n_envs))
+        plans = indices(actions, n_envs, N_PLANS, "plans")
+        return plan_controls(state, params, plans)
     if mode == "discrete":
-        a = np.asarray(actions)
-        if a.size != n_envs or a.ndim > 2:
-            raise ValueError(f"action: expected {n_envs} discrete actions, got shape {a.shape}")
-        a = a.reshape(n_envs)
-        if a.dtype.kind not in "iu":
-            if not np.isfinite(a).all() or (a != np.round(a)).any():
-                raise ValueError(f"action: discrete actions must be integers, got {a}")
-            a = a.astype(np.int64)
-        if a.min() < 0 or a.max() >= N_DISCRETE_ACTIONS:
-            raise ValueError(f"action: must be in [0, {N_DISCRETE_ACTIONS - 1}], got {a}")
-        return DISCRETE_CONTROLS[a]
+        return DISCRETE_CONTROLS[indices(actions, n_envs, N_DISCRETE_ACTIONS, "discrete actions")]
     a = np.asarray(actions, dtype=np.float64).reshape(n_envs, -1)
     if a.shape[1] != 3:
         raise ValueError(f"action: expected shape ({n_envs}, 3), got {np.shape(actions)}")

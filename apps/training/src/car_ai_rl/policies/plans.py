@@ -73,18 +73,3 @@ def plan_controls(state: SimState, params: SimParams, plans: np.ndarray) -> np.n
     return heuristic_controls(
         state, params, _OFFSETS_MPS[plans], _HOLD_LANE[plans], _HEADWAYS_S[plans]
     )
-
-
-def check_plans(plans: np.ndarray, n_envs: int) -> np.ndarray:
-    """``plans`` as int64 (n_envs,), or ValueError naming 'action'."""
-    a = np.asarray(plans)
-    if a.size != n_envs or a.ndim > 2:
-        raise ValueError(f"action: expected {n_envs} plans, got shape {a.shape}")
-    a = a.reshape(n_envs)
-    if a.dtype.kind not in "iu":
-        if not np.isfinite(a).all() or (a != np.round(a)).any():
-            raise ValueError(f"action: plans must be integers, got {a}")
-    a = a.astype(np.int64)
-    if a.size and (a.min() < 0 or a.max() >= N_PLANS):
-        raise ValueError(f"action: plans must be in [0, {N_PLANS - 1}], got {a}")
-    return a
