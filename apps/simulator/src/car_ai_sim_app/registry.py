@@ -21,14 +21,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from car_ai_rl.envs.actions import ACTION_MODES
 from car_ai_rl.errors import UserError
 from car_ai_rl.policies.onnx_policy import (
     BULKY_METADATA,
-    PLAN_OUTPUT,
+    check_action_mode,
     check_interface,
     check_schema,
-    graph_outputs,
 )
 from car_ai_rl.sim.observation import OBS_DIM, OBS_FEATURES
 from car_ai_rl.sim.views import MISSION_KIND_NAMES
@@ -126,46 +124,11 @@ def check_model(name: str, path: Path, data: bytes) -> dict[str, str]:
     metadata = dict(session.get_modelmeta().custom_metadata_map)
     try:
         check_schema(metadata, path)
-        mode = check_action_mode(metadata, path)
-        check_interface(session, path, mode)
-        check_plan_output(session, path, mode)
+        check_interface(session, path, check_action_mode(metadata, path))
     except UserError as exc:
         raise RegistryError(f"model {name!r} refused: {exc}") from None
     check_features(name, path, metadata)
     return metadata
-
-
-def check_action_mode(metadata: dict[str, str], path: Path) -> str | None:
-    """The model's action mode (None for a model exported before it was recorded); its
-    ``outputs`` metadata, when present, must name the graph outputs of that mode."""
-    mode = metadata.get("action_mode")
-    if mode is not None and mode not in ACTION_MODES:
-        raise UserError(
-            f"{path}: unknown action_mode {mode!r} in the metadata; expected one of "
-            f"{', '.join(ACTION_MODES)}"
-        )
-    raw = metadata.get("outputs")
-    if raw is not None:
-        expected = list(graph_outputs(mode))
-        try:
-            outputs = json.loads(raw)
-        except json.JSONDecodeError:
-            outputs = raw
-        if outputs != expected:
-            raise UserError(
-                f"{path}: the metadata lists outputs {outputs!r}, but a {mode} model gives "
-                f"{expected}"
-            )
-    return mode
-
-
-def check_plan_output(session: Any, path: Path, mode: str | None) -> None:
-    """A plan graph's ``plan`` output must be int64 (the plan index of each row)."""
-    if mode != "plan":
-        return
-    out = next(o for o in session.get_outputs() if o.name == PLAN_OUTPUT)
-    if out.type != "tensor(int64)":
-        raise UserError(f"{path}: incompatible ONNX model: output 'plan' is {out.type}, not int64")
 
 
 def check_features(name: str, path: Path, metadata: dict[str, str]) -> None:

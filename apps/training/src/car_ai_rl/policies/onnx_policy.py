@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 
+from car_ai_rl.envs.actions import ACTION_MODES
 from car_ai_rl.errors import ConfigError, UserError
 from car_ai_rl.policies.base import Policy, check_obs
 from car_ai_rl.policies.plans import plan_controls
@@ -64,6 +65,36 @@ def check_interface(session: Any, path: Path, action_mode: str | None = None) ->
     expected = list(graph_outputs(action_mode))
     if outputs[: len(expected)] != expected:
         raise UserError(f"{path}: incompatible ONNX model: outputs {outputs}, expected {expected}")
+    if action_mode == "plan":  # the plan index of each row
+        plan = next(o for o in session.get_outputs() if o.name == PLAN_OUTPUT)
+        if plan.type != "tensor(int64)":
+            raise UserError(
+                f"{path}: incompatible ONNX model: output 'plan' is {plan.type}, not int64"
+            )
+
+
+def check_action_mode(metadata: dict[str, str], path: Path) -> str | None:
+    """The model's action mode (None for a model exported before it was recorded); its
+    ``outputs`` metadata, when present, must name the graph outputs of that mode."""
+    mode = metadata.get("action_mode")
+    if mode is not None and mode not in ACTION_MODES:
+        raise UserError(
+            f"{path}: unknown action_mode {mode!r} in the metadata; expected one of "
+            f"{', '.join(ACTION_MODES)}"
+        )
+    raw = metadata.get("outputs")
+    if raw is not None:
+        expected = list(graph_outputs(mode))
+        try:
+            outputs = json.loads(raw)
+        except json.JSONDecodeError:
+            outputs = raw
+        if outputs != expected:
+            raise UserError(
+                f"{path}: the metadata lists outputs {outputs!r}, but a {mode} model gives "
+                f"{expected}"
+            )
+    return mode
 
 
 def check_schema(metadata: dict[str, str], path: Path) -> None:
@@ -89,7 +120,7 @@ class OnnxPolicy(Policy):
         self.session = make_session(self.path)
         self.model_metadata = dict(self.session.get_modelmeta().custom_metadata_map)
         check_schema(self.model_metadata, self.path)
-        self.action_mode = self.model_metadata.get("action_mode")
+        self.action_mode = check_action_mode(self.model_metadata, self.path)
         check_interface(self.session, self.path, self.action_mode)
         self.name = self.path.stem
         self.sim_params = _params_from_metadata(self.model_metadata)
