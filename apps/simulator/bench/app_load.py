@@ -2,7 +2,7 @@
 frame, against one or more server processes.
 
     python bench/app_load.py [--sessions 200] [--duration-s 60] [--servers 1]
-                             [--url ws://127.0.0.1:8000/ws ...]
+                             [--url ws://127.0.0.1:8000/ws ...] [--answer controls|plans]
 
 Without --url it starts ``--servers`` processes of ``python -m car_ai_sim_app`` on free ports
 (one mission log in a temporary directory, shared as a deployment would share it) and spreads
@@ -10,7 +10,9 @@ the sessions over them round-robin, as a load balancer would. Prints JSON: the a
 rate of every session against the server's rate (target within 5%), the p50/p99 server step
 latency (simulation, supervisor and frames of one tick, as each frame reports it), dropped
 sessions, late answers, the CPU of the servers and of this client process separately, and the
-machine's load average. The clients are cheap on purpose (they share the machine with the
+machine's load average. ``--answer plans`` makes every session answer with a driving plan
+(session i holds plan i mod 10), as a plan-mode model's page does, so that the server also
+turns the plans into controls each tick. The clients are cheap on purpose (they share the machine with the
 server): frames are not JSON-decoded, only the few fields the client needs are sliced out.
 A server too loaded to answer /api/stats in time is reported (``stats_errors``), not fatal.
 """
@@ -36,6 +38,7 @@ from typing import Any
 import httpx
 import numpy as np
 import websockets
+from car_ai_rl.policies.plans import N_PLANS
 
 CONNECT_BATCH = 20
 STALL_S = 2.0
@@ -74,6 +77,13 @@ def controls_for(obs_b64: str) -> str:
     return f"[0,{min(1.0, -0.5 * error):.3f},0]"
 
 
+def answer_for(raw: str, tick: str, rec: SessionRecord, answer: str) -> str:
+    """The session's answer to a frame: controls from the speed keeper, or its plan."""
+    if answer == "plans":
+        return f'{{"type":"controls","tick":{tick},"plan":{rec.index % N_PLANS}}}'
+    return f'{{"type":"controls","tick":{tick},"controls":{controls_for(field(raw, "obs"))}}}'
+
+
 def field(raw: str, key: str, start: int = 0) -> str:
     """The raw JSON value after ``"key":`` (a number or a quoted string's contents)."""
     i = raw.index(f'"{key}":', start) + len(key) + 3
@@ -86,7 +96,11 @@ def field(raw: str, key: str, start: int = 0) -> str:
 
 
 async def run_session(
-    url: str, rec: SessionRecord, window: tuple[float, float], step_ms: dict[int, float]
+    url: str,
+    rec: SessionRecord,
+    window: tuple[float, float],
+    step_ms: dict[int, float],
+    answer: str = "controls",
 ) -> None:
     start, end = window
     try:
@@ -108,9 +122,7 @@ async def run_session(
                     continue
                 now = time.monotonic()
                 tick = field(raw, "tick")
-                await ws.send(
-                    f'{{"type":"controls","tick":{tick},"controls":{controls_for(field(raw, "obs"))}}}'
-                )
+                await ws.send(answer_for(raw, tick, rec, answer))
                 if start <= now <= end:
                     rec.ticks_in_window += 1
                     rec.arrivals.append(now)
@@ -225,7 +237,7 @@ async def bench(
         tasks = []
         for i, rec in enumerate(records):
             url = servers[rec.server][1]
-            tasks.append(asyncio.create_task(run_session(url, rec, window, step_ms)))
+            tasks.append(asyncio.create_task(run_session(url, rec, window, step_ms, args.answer)))
             if (i + 1) % CONNECT_BATCH == 0:
                 await asyncio.sleep(0.1)
         await asyncio.sleep(max(0.0, start - time.monotonic()))
@@ -266,6 +278,7 @@ async def bench(
     overloaded = bool(errors) or sum(within) < 0.99 * args.sessions
     return {
         "sessions": args.sessions,
+        "answer": args.answer,
         "servers": len(servers),
         "duration_s": args.duration_s,
         "target_tick_hz": target_hz,
@@ -312,6 +325,12 @@ def main() -> None:
     )
     parser.add_argument("--model", default=None, help="model for the servers this bench starts")
     parser.add_argument("--out", default=None, help="also write the JSON here")
+    parser.add_argument(
+        "--answer",
+        choices=["controls", "plans"],
+        default="controls",
+        help="what the sessions answer with (plans: as a plan-mode model's page does)",
+    )
     args = parser.parse_args()
     procs: list[subprocess.Popen[bytes]] = []
     with tempfile.TemporaryDirectory(prefix="app-load-") as tmp:
